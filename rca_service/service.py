@@ -1,0 +1,68 @@
+"""Wires the stages together: ingest → store → detect → localize → respond (+ audit).
+
+Routes, the CLI and the chat bot stay thin and call this object. Each stage only knows the
+interface of the next one; this module is the one place that knows them all.
+
+Component contracts (each owned by its sub-package):
+    ingest.pipeline.IngestPipeline(sink, IngestConfig)       queue + worker in front of the store
+    store.telemetry.TelemetryStore(StoreConfig, vectors)      windows, topology, templates
+    store.vectors.VectorStore(VectorConfig)                   qdrant collections + embedder
+    detect.streaming.StreamingDetector(store, DetectConfig)   scores closed steps, groups incidents
+    localize.ranker.Localizer.load(models_dir, version)       rank(incident, store) -> RCAResult
+    audit.chain.AuditLog(path, key_path)                      append / verify / records
+    respond.manager.RemediationManager(...)                   propose/approve/reject/apply/verify
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from rca_service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class RcaService:
+    """The running service: owns every stage and the background loop that drives detection."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.data_dir = Path(settings.data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._stop = threading.Event()
+        self._loop: threading.Thread | None = None
+        self.ready = False
+        self.accepting = False
+        # Components are created in start(): loading models is slow and must not happen at import.
+        self.store = None
+        self.ingest = None
+        self.detector = None
+        self.localizer = None
+        self.audit = None
+        self.remediation = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        """Create the stages, restore persisted state, start the background loop."""
+        raise NotImplementedError("wired by the integration step")
+
+    def stop(self) -> None:
+        """Drain ingest, persist state, stop the loop."""
+        self._stop.set()
+        if self._loop:
+            self._loop.join(timeout=10)
+
+    def tick(self, now: float | None = None) -> list:
+        """One pass of the loop: close steps up to `now`, score them, open/extend incidents,
+        rank new incidents, propose remediations. Returns incidents opened in this pass."""
+        raise NotImplementedError("wired by the integration step")
+
+    def _run_loop(self) -> None:
+        while not self._stop.wait(1.0):
+            try:
+                self.tick(time.time())
+            except Exception:  # the loop must survive one bad pass; the error is logged
+                log.exception("background tick failed")

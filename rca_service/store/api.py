@@ -1,0 +1,101 @@
+"""The store's public interface: what detect, localize, respond and the API may call.
+
+`rca_service.store.telemetry.TelemetryStore` implements it. Detect and localize depend on this
+Protocol only, so they can be tested against a store filled directly from records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import networkx as nx
+
+from rca_service.records import ChangeEvent, LogRecord, MetricPoint, Span
+from rca_service.store.frames import WindowFrame
+
+
+@dataclass
+class LogTemplate:
+    """A drain3 template seen for a service."""
+
+    template_id: str
+    service: str
+    template: str
+    first_seen: float
+    last_seen: float
+    count: int
+    error_count: int = 0
+
+
+@dataclass
+class SpanSample:
+    """A trace id kept as evidence: an error span or a slow span of a service in a step."""
+
+    trace_id: str
+    span_id: str
+    service: str
+    name: str
+    time: float
+    duration: float
+    is_error: bool
+
+
+@dataclass
+class VectorHit:
+    """One result of a similarity search in the vector store."""
+
+    id: str
+    score: float
+    kind: str  # "log_template" | "span_signature" | "incident" | "metric_window"
+    payload: dict
+
+
+class RecordSink(Protocol):
+    """What ingest pushes decoded records into (the collector's `Consume…` shape)."""
+
+    def consume_spans(self, spans: list[Span]) -> None: ...
+
+    def consume_metrics(self, points: list[MetricPoint]) -> None: ...
+
+    def consume_logs(self, logs: list[LogRecord]) -> None: ...
+
+    def consume_changes(self, changes: list[ChangeEvent]) -> None: ...
+
+
+class TelemetryStoreAPI(RecordSink, Protocol):
+    """Read side of the store."""
+
+    step: int
+
+    def services(self) -> list[str]:
+        """Every service seen (in spans, metrics or logs), sorted."""
+        ...
+
+    def frame(self, service: str, start: float, end: float) -> WindowFrame:
+        """The service's closed and open steps whose start lies in [start, end)."""
+        ...
+
+    def latest_closed_step(self) -> float | None:
+        """Start time of the newest step that is closed (no more data expected), or None."""
+        ...
+
+    def topology(self, start: float | None = None, end: float | None = None) -> nx.DiGraph:
+        """Service call graph over [start, end): nodes = services, edge attrs `calls`, `errors`,
+        `latency_sum` (seconds, sum of child server-span durations)."""
+        ...
+
+    def log_templates(self, service: str | None = None, start: float | None = None, end: float | None = None) -> list[LogTemplate]:
+        """Templates seen for a service (all if None) with occurrences in [start, end)."""
+        ...
+
+    def span_samples(self, service: str, start: float, end: float, limit: int = 20) -> list[SpanSample]:
+        """Error and slowest spans of the service in [start, end), errors first."""
+        ...
+
+    def changes(self, service: str | None = None, start: float | None = None, end: float | None = None) -> list[ChangeEvent]:
+        ...
+
+    def search_vectors(self, text: str, kind: str | None = None, service: str | None = None, limit: int = 5) -> list[VectorHit]:
+        """Semantic search over embedded log templates, span signatures and incidents."""
+        ...
