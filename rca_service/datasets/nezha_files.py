@@ -235,7 +235,8 @@ def spans_from_frames(frames: list[pd.DataFrame]) -> list[Span]:
     frames = [f for f in frames if not f.empty]
     if not frames:
         return []
-    df = pd.concat(frames, ignore_index=True).drop_duplicates("span_id")
+    # neighbouring minute files repeat the spans near their boundary
+    df = pd.concat(frames, ignore_index=True).drop_duplicates(["trace_id", "span_id"])
     pods = df["pod"].unique()
     svc_of = {p: service_from_pod(str(p)) for p in pods}
     df["service"] = df["pod"].map(svc_of)
