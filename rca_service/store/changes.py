@@ -1,0 +1,63 @@
+"""Change events: those ingest hands over, and deploys derived from resource version changes."""
+
+from __future__ import annotations
+
+from rca_service.records import ChangeEvent
+from rca_service.store.windows import StepTable
+
+# Resource attributes whose change means a new deployment of the service.
+VERSION_ATTRIBUTES = ("service.version", "k8s.deployment.revision", "deployment.revision")
+MAX_VERSIONS = 8
+
+
+class ChangeTracker:
+    """Records change events per step and derives deploys from version attributes.
+
+    Args:
+        table: where per-step accumulators (and their change lists) live.
+    """
+
+    def __init__(self, table: StepTable) -> None:
+        self.table = table
+        # service -> versions seen, newest last; a version not among them is a deploy (instances
+        # of two versions running side by side, as in a canary, do not flap)
+        self.versions: dict[str, list[tuple]] = {}
+
+    def add(self, events: list[ChangeEvent], lo: float, hi: float) -> int:
+        """Store events with lo <= time <= hi; return how many were dropped."""
+        dropped = 0
+        for ev in events:
+            if ev.time < lo or ev.time > hi:
+                dropped += 1
+                continue
+            st = self.table.align(ev.time)
+            self.table.bucket(ev.service, st).n_changes += 1
+            self.table.get(st).changes.append(ev)
+        return dropped
+
+    def observe(self, service: str, resource: dict, t: float) -> None:
+        """Look at one resource of `service` seen at time t; emit a deploy when its version moved."""
+        version = tuple(resource.get(k) for k in VERSION_ATTRIBUTES)
+        if not any(v is not None for v in version):
+            return
+        seen = self.versions.get(service)
+        if seen is None:
+            self.versions[service] = [version]  # first sight: where we start from, not a change
+            return
+        if version in seen:
+            return
+        prev = seen[-1]
+        seen.append(version)
+        del seen[:-MAX_VERSIONS]
+        before = {k: v for k, v in zip(VERSION_ATTRIBUTES, prev) if v is not None}
+        after = {k: v for k, v in zip(VERSION_ATTRIBUTES, version) if v is not None}
+        desc = ", ".join(f"{k} {before.get(k)} -> {after.get(k)}" for k in VERSION_ATTRIBUTES if before.get(k) != after.get(k))
+        ev = ChangeEvent(service, t, "deploy", desc, {"before": before, "after": after, "derived": True})
+        self.add([ev], float("-inf"), float("inf"))
+
+    def query(self, service: str | None, start: float | None, end: float | None) -> list[ChangeEvent]:
+        lo = float("-inf") if start is None else start
+        hi = float("inf") if end is None else end
+        out = [ev for sd in self.table.range(None, None) for ev in sd.changes
+               if (service is None or ev.service == service) and lo <= ev.time < hi]
+        return sorted(out, key=lambda e: e.time)

@@ -1,0 +1,91 @@
+"""Parent/child span pairing state for the service graph, bounded.
+
+A child span whose parent lives in another service makes an edge parent service -> child
+service (the Collector's servicegraph connector pairs client and server spans the same way,
+by the client's span id = the server span's parent id). Parents often arrive after their
+children (children end first) or in a later batch, so children wait in `pending_children`;
+client spans naming a peer wait in `pending_clients` and become an edge to a virtual peer node
+when no server span claims them before their step closes.
+"""
+
+from __future__ import annotations
+
+from itertools import islice
+
+# pending child: (service, is_error, duration, step start, kind)
+PendingChild = tuple[str, bool, float, int, int]
+# pending client: (service, peer, is_error, duration, step start)
+PendingClient = tuple[str, str, bool, float, int]
+
+# Span kinds whose spans may be entry spans of a service without SERVER spans.
+ENTRY_KINDS = (0, 1)
+
+
+def add_edge(edges: dict[tuple[str, str], list[float]], src: str, dst: str, failed: bool, duration: float) -> None:
+    """Count one call src -> dst."""
+    acc = edges.get((src, dst))
+    if acc is None:
+        edges[(src, dst)] = [1, 1 if failed else 0, duration]
+    else:
+        acc[0] += 1
+        if failed:
+            acc[1] += 1
+        acc[2] += duration
+
+
+def _evict_oldest(d: dict, keep: int) -> list:
+    """Remove the oldest entries of an insertion-ordered dict down to `keep`; return their values."""
+    n = len(d) - keep
+    if n <= 0:
+        return []
+    keys = list(islice(iter(d), n))
+    return [d.pop(k) for k in keys]
+
+
+class SpanPairing:
+    """Recent spans by id, children waiting for a parent, clients waiting for a server span.
+
+    Args:
+        index_size: spans remembered by id (oldest forgotten first).
+        pending_size: bound of each of the two waiting lists.
+    """
+
+    def __init__(self, index_size: int, pending_size: int) -> None:
+        self.index_size = index_size
+        self.pending_size = pending_size
+        self.index: dict[str, tuple[str, bool]] = {}
+        self.pending_children: dict[str, list[PendingChild]] = {}
+        self.pending_clients: dict[str, PendingClient] = {}
+
+    def trim(self) -> tuple[list[PendingChild], list[PendingClient]]:
+        """Bound the indexes; return the waiting children and clients that were pushed out."""
+        # Drop a tenth more than needed so trimming happens once per many batches.
+        if len(self.index) > self.index_size:
+            _evict_oldest(self.index, self.index_size - self.index_size // 10)
+        children: list[PendingChild] = []
+        if len(self.pending_children) > self.pending_size:
+            for lst in _evict_oldest(self.pending_children, self.pending_size - self.pending_size // 10):
+                children.extend(lst)
+        clients: list[PendingClient] = []
+        if len(self.pending_clients) > self.pending_size:
+            clients = _evict_oldest(self.pending_clients, self.pending_size - self.pending_size // 10)
+        return children, clients
+
+    def expire(self, until: int) -> tuple[list[PendingChild], list[PendingClient]]:
+        """Give up waiting for spans of steps starting before `until` (their step closed)."""
+        children: list[PendingChild] = []
+        dead = []
+        for pid, lst in self.pending_children.items():
+            keep = [c for c in lst if c[3] >= until]
+            if len(keep) != len(lst):
+                children.extend(c for c in lst if c[3] < until)
+                if keep:
+                    self.pending_children[pid] = keep
+                else:
+                    dead.append(pid)
+        for pid in dead:
+            del self.pending_children[pid]
+        clients = [c for c in self.pending_clients.values() if c[4] < until]
+        if clients:
+            self.pending_clients = {k: c for k, c in self.pending_clients.items() if c[4] >= until}
+        return children, clients
