@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     two_person_approval: bool = False
     executor: str = "dry-run"  # "dry-run" | "kubernetes" | "webhook" | "simulator"
     webhook_url: str = ""
+    webhook_secret: str = ""  # HMAC key the webhook executor signs requests with (required for "webhook")
+    kubeconfig: str = ""  # "kubernetes" executor: kubeconfig file (empty: $KUBECONFIG / ~/.kube/config)
+    kube_context: str = ""
+    kube_host: str = ""  # or an API server URL (+ kube_token) instead of a kubeconfig
+    kube_token: str = ""
     verify_seconds: float = Field(300.0, gt=0)
 
     # interfaces
