@@ -1,0 +1,184 @@
+"""The shipped detector: autoencoder weights + normalisation settings + calibration, on disk.
+
+Layout of one version (`models/detector/<version>/`):
+
+    config.json   {"model": LSTMAutoencoderConfig, "features": FeatureConfig,
+                   "calibration": CalibrationConfig, "family_ref": [F floats],
+                   "global_threshold": {...}, "training": {...}}
+    weights.pt    the autoencoder's state_dict (torch.save; loaded with weights_only=True)
+    card.md       the model card: data, hyper-parameters, metrics, sha256 of the two files above
+
+`models/detector/LATEST` holds the version name that "latest" resolves to. Loading checks both
+files against the sha256 written in the card and refuses a mismatch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rca_service.detect.calibration import CalibrationConfig, Threshold
+from rca_service.detect.features import FAMILIES, FeatureConfig, channel_inputs
+from rca_service.detect.lstm_ae import LSTMAutoencoder, LSTMAutoencoderConfig, reconstruct
+from rca_service.errors import ModelError
+
+_SHA_LINE = re.compile(r"^\s*[-*]?\s*`?(config\.json|weights\.pt)`?\s*:\s*`?([0-9a-f]{64})`?\s*$", re.MULTILINE)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class DetectorModel:
+    """A trained autoencoder with everything needed to score with it.
+
+    Attributes:
+        model: the autoencoder (eval mode).
+        features: normalisation settings it was trained with.
+        calibration: risk level and POT settings.
+        family_ref: (F,) typical normal reconstruction error per signal family; a signal's error
+            is divided by its family's reference so families with noisier signals do not dominate.
+        global_threshold: service-score threshold calibrated on the training systems' normal
+            data; used for services without enough normal history of their own.
+        training: what it was trained on and how well (for the card and the API).
+        version: the version name ("" before saving).
+        sha256: {"config.json": ..., "weights.pt": ...} once saved or loaded.
+    """
+
+    model: LSTMAutoencoder
+    features: FeatureConfig
+    calibration: CalibrationConfig
+    family_ref: np.ndarray
+    global_threshold: Threshold
+    training: dict = field(default_factory=dict)
+    version: str = ""
+    sha256: dict = field(default_factory=dict)
+
+    @property
+    def window(self) -> int:
+        return self.model.config.window
+
+    def info(self) -> dict:
+        """{"name", "version", "sha256"} for audit records."""
+        return {"name": "detector", "version": self.version, "sha256": dict(self.sha256)}
+
+    # -- scoring -----------------------------------------------------------------------------
+    def errors(self, windows: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Reconstruction of the last step of several service windows in one forward pass.
+
+        Args:
+            windows: per service (x (W, S), mask (W, S), families (S,)).
+
+        Returns:
+            per service (error (S,), NaN where masked; reconstruction (S,); latent (latent,)),
+            the latent being the mean over the service's channels.
+        """
+        inputs = [channel_inputs(x, m, f) for x, m, f in windows]
+        sizes = [len(i) for i in inputs]
+        if sum(sizes) == 0:
+            return [(np.zeros(0), np.zeros(0), np.zeros(self.model.config.latent)) for _ in windows]
+        recon, latent = reconstruct(self.model, np.concatenate(inputs))
+        out, start = [], 0
+        for (x, m, _), n in zip(windows, sizes):
+            r = recon[start : start + n, -1]
+            err = np.where(m[-1], np.abs(r - x[-1]), np.nan)
+            lat = latent[start : start + n].mean(axis=0) if n else np.zeros(self.model.config.latent)
+            out.append((err, r, lat))
+            start += n
+        return out
+
+    def relative_errors(self, err: np.ndarray, families: np.ndarray) -> np.ndarray:
+        """Errors divided by their family's normal reference (NaN stays NaN)."""
+        return err / self.family_ref[families]
+
+    # -- persistence -------------------------------------------------------------------------
+    def config_dict(self) -> dict:
+        return {
+            "model": self.model.config.to_dict(),
+            "features": self.features.to_dict(),
+            "calibration": self.calibration.to_dict(),
+            "family_ref": {f: float(v) for f, v in zip(FAMILIES, self.family_ref)},
+            "global_threshold": self.global_threshold.to_dict(),
+            "training": self.training,
+        }
+
+    def save(self, directory: Path, version: str, card_text: str = "") -> dict:
+        """Write config.json, weights.pt and card.md; returns the sha256 of the first two."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "config.json").write_text(json.dumps(self.config_dict(), indent=2, sort_keys=True) + "\n")
+        torch.save(self.model.state_dict(), directory / "weights.pt")
+        self.version = version
+        self.sha256 = {name: sha256_file(directory / name) for name in ("config.json", "weights.pt")}
+        (directory / "card.md").write_text(card_text + _sha_section(self.sha256))
+        return dict(self.sha256)
+
+    @classmethod
+    def load(cls, directory: Path, version: str = "") -> "DetectorModel":
+        """Load one version folder after checking sha256 against its card.
+
+        Raises:
+            ModelError: a missing file, a checksum mismatch or a malformed config.
+        """
+        directory = Path(directory)
+        for name in ("config.json", "weights.pt", "card.md"):
+            if not (directory / name).is_file():
+                raise ModelError(f"detector artifact {directory / name} is missing")
+        recorded = dict(_SHA_LINE.findall((directory / "card.md").read_text()))
+        actual = {name: sha256_file(directory / name) for name in ("config.json", "weights.pt")}
+        for name, digest in actual.items():
+            if recorded.get(name) != digest:
+                raise ModelError(f"{directory / name}: sha256 {digest} does not match the card ({recorded.get(name)})")
+        try:
+            cfg = json.loads((directory / "config.json").read_text())
+            model = LSTMAutoencoder(LSTMAutoencoderConfig.from_dict(cfg["model"]))
+            model.load_state_dict(torch.load(directory / "weights.pt", weights_only=True, map_location="cpu"))
+            model.eval()
+            ref = np.array([float(cfg["family_ref"][f]) for f in FAMILIES])
+            thr = Threshold(**cfg["global_threshold"])
+            return cls(model, FeatureConfig.from_dict(cfg["features"]), CalibrationConfig.from_dict(cfg["calibration"]),
+                       ref, thr, cfg.get("training", {}), version or directory.name, actual)
+        except ModelError:
+            raise
+        except Exception as exc:  # any malformed artifact is one kind of failure for the caller
+            raise ModelError(f"cannot load detector from {directory}: {exc}") from exc
+
+
+def _sha_section(sha: dict) -> str:
+    lines = ["", "## sha256", ""] + [f"- `{name}`: `{digest}`" for name, digest in sorted(sha.items())]
+    return "\n".join(lines) + "\n"
+
+
+def resolve_version(models_dir: Path, version: str = "latest") -> Path:
+    """The folder of a detector version under `models_dir/detector/` ("latest" reads LATEST).
+
+    Raises:
+        ModelError: no such version, or no LATEST file.
+    """
+    root = Path(models_dir) / "detector"
+    if version == "latest":
+        latest = root / "LATEST"
+        if not latest.is_file():
+            raise ModelError(f"{latest} is missing; train a detector or name a version")
+        version = latest.read_text().strip()
+    folder = root / version
+    if not folder.is_dir():
+        raise ModelError(f"detector version {version!r} not found under {root}")
+    return folder
+
+
+def load_detector(models_dir: Path | str, version: str = "latest") -> DetectorModel:
+    """Load a detector version (sha256 verified). `version` "latest" follows models/detector/LATEST."""
+    folder = resolve_version(Path(models_dir), version)
+    return DetectorModel.load(folder, folder.name)

@@ -1,0 +1,266 @@
+"""From a `WindowFrame` to the detector's input: robust per-service normalisation, masks, families.
+
+One model has to serve services with different signal sets and scales, on systems it never saw.
+We do it in three moves:
+
+1. **Normalise each signal by its own service's normal history** (`RobustBaseline`): a robust
+   z-score ``(x - median) / scale`` where the scale is the largest of the MAD-sigma, the
+   IQR-sigma, a share of the standard deviation and a share of ``|median|``. The floors keep
+   flat signals (an error rate that is always 0, a constant memory limit) from turning a tiny
+   wiggle into a huge z.
+2. **Compress the tails** with ``sign(z) * log1p(|z|)``: operational metrics are heavy-tailed, so a
+   z of 200 in normal data is common; the log keeps training stable and errors comparable.
+3. **Make signals channels, not columns.** Every (service, signal) pair is one channel fed to a
+   channel-shared encoder together with (a) the signal's family as a one-hot (latency, errors,
+   traffic, resource, network, logs, change, other — from `store.frames.signal_family`) and
+   (b) the service context: per family, the mean compressed z of the service's *other* signals at
+   that step, with a mask for families the service lacks. So one set of weights fits any signal
+   set, and it still sees whether, say, CPU rose together with traffic (normal) or alone (not).
+
+Missing values never pretend to be zeros: every value carries a mask bit, masked values are
+set to 0 only as a placeholder and do not count in the loss, in the context or in the score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from rca_service.errors import ConfigError, InputError
+from rca_service.store.frames import WindowFrame, signal_family
+
+FAMILIES: tuple[str, ...] = ("latency", "errors", "traffic", "resource", "network", "logs", "change", "other")
+N_FAMILIES = len(FAMILIES)
+_FAMILY_INDEX = {f: i for i, f in enumerate(FAMILIES)}
+
+# Per step, per channel: value, its mask, family one-hot, family context (F) and context mask (F).
+CHANNEL_FEATURES = 2 + 3 * N_FAMILIES
+# The decoder is conditioned on everything except the channel's own value and mask.
+CONTEXT_FEATURES = 3 * N_FAMILIES
+
+
+def reject_unknown_keys(cls: type, data: dict) -> None:
+    """Raise ConfigError when `data` has keys that are not fields of the dataclass `cls`."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{cls.__name__}: unknown keys {unknown}; known: {sorted(known)}")
+
+
+@dataclass
+class FeatureConfig:
+    """How frames become model input.
+
+    Attributes:
+        min_history: steps of a signal's normal history needed before it is normalised; signals
+            with less are masked (there is nothing to compare them with yet).
+        mad_floor_rel: the scale is at least this share of |median| (flat but non-zero signals).
+        std_floor_rel: the scale is at least this share of the normal standard deviation
+            (signals that are flat most of the time with occasional bursts: MAD = 0).
+        abs_floor: the scale is at least this (signals that are always exactly 0).
+        z_clip: |z| is clipped here before compression so one absurd value cannot overflow.
+    """
+
+    min_history: int = 20
+    mad_floor_rel: float = 0.05
+    std_floor_rel: float = 0.25
+    abs_floor: float = 1e-3
+    z_clip: float = 1e6
+
+    def __post_init__(self) -> None:
+        if self.min_history < 3:
+            raise ConfigError("FeatureConfig.min_history must be >= 3")
+        for name in ("mad_floor_rel", "std_floor_rel", "abs_floor", "z_clip"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"FeatureConfig.{name} must be > 0")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "FeatureConfig":
+        reject_unknown_keys(cls, data)
+        return cls(**data)
+
+
+def family_index(signal: str) -> int:
+    """Index of the signal's family in FAMILIES."""
+    return _FAMILY_INDEX.get(signal_family(signal), _FAMILY_INDEX["other"])
+
+
+def compress(z: np.ndarray) -> np.ndarray:
+    """sign(z) * log1p(|z|): keeps order, tames heavy tails."""
+    return np.sign(z) * np.log1p(np.abs(z))
+
+
+def expand(x: np.ndarray) -> np.ndarray:
+    """Inverse of `compress`."""
+    return np.sign(x) * np.expm1(np.abs(x))
+
+
+@dataclass
+class RobustBaseline:
+    """Per-signal median and scale of one service's normal history.
+
+    Attributes:
+        signals: names, in the order of `median` and `scale`.
+        median: (S,) medians.
+        scale: (S,) robust scales (> 0).
+        count: (S,) how many normal values each was fitted on.
+    """
+
+    signals: list[str]
+    median: np.ndarray
+    scale: np.ndarray
+    count: np.ndarray
+
+    @classmethod
+    def fit(cls, signals: list[str], values: np.ndarray, config: FeatureConfig | None = None) -> "RobustBaseline":
+        """Fit from a (T, S) matrix of normal values (NaN = missing).
+
+        Signals with fewer than `config.min_history` values are kept with count < min_history and
+        are masked by `transform`.
+        """
+        config = config or FeatureConfig()
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim != 2 or values.shape[1] != len(signals):
+            raise InputError(f"baseline values must be (T, {len(signals)}), got {values.shape}")
+        count = np.sum(np.isfinite(values), axis=0)
+        s = len(signals)
+        median = np.zeros(s)
+        scale = np.ones(s)
+        ok = count > 0
+        if ok.any():
+            v = values[:, ok]
+            with np.errstate(all="ignore"):
+                med = np.nanmedian(v, axis=0)
+                mad = np.nanmedian(np.abs(v - med), axis=0) * 1.4826
+                q75, q25 = np.nanpercentile(v, [75, 25], axis=0)
+                iqr = (q75 - q25) / 1.349
+                std = np.nanstd(v, axis=0)
+            floor = np.maximum(config.mad_floor_rel * np.abs(med), config.std_floor_rel * std)
+            median[ok] = med
+            scale[ok] = np.maximum.reduce([mad, iqr, floor, np.full_like(med, config.abs_floor)])
+        return cls(list(signals), median, scale, count.astype(np.int64))
+
+    def usable(self, config: FeatureConfig) -> set[str]:
+        """Signals with enough history to be normalised."""
+        return {s for s, c in zip(self.signals, self.count) if c >= config.min_history}
+
+    def zscores(self, signals: list[str], values: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+        """Robust z-scores of a (T, S) matrix whose columns are `signals`.
+
+        Returns:
+            (z, mask): both (T, S); z is 0 where mask is False (missing value or no baseline).
+        """
+        index = {s: i for i, s in enumerate(self.signals)}
+        t = values.shape[0]
+        med = np.zeros(len(signals))
+        scl = np.ones(len(signals))
+        known = np.zeros(len(signals), dtype=bool)
+        for j, sig in enumerate(signals):
+            i = index.get(sig)
+            if i is not None and self.count[i] >= config.min_history:
+                med[j], scl[j], known[j] = self.median[i], self.scale[i], True
+        mask = np.isfinite(values) & known[None, :]
+        z = np.where(mask, (np.nan_to_num(values) - med) / scl, 0.0)
+        z = np.clip(z, -config.z_clip, config.z_clip)
+        return z.reshape(t, len(signals)), mask
+
+    def to_dict(self) -> dict:
+        return {"signals": self.signals, "median": self.median.tolist(), "scale": self.scale.tolist(), "count": self.count.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RobustBaseline":
+        return cls(list(d["signals"]), np.asarray(d["median"], float), np.asarray(d["scale"], float), np.asarray(d["count"], np.int64))
+
+
+@dataclass
+class EncodedFrame:
+    """A frame in model space.
+
+    Attributes:
+        service: the service.
+        times: (T,) step starts.
+        signals: the S signals kept (those with a baseline).
+        z: (T, S) robust z-scores (0 where masked).
+        x: (T, S) compressed z (0 where masked).
+        mask: (T, S) True where the value is real and normalisable.
+        families: (S,) family index of each signal.
+    """
+
+    service: str
+    times: np.ndarray
+    signals: list[str]
+    z: np.ndarray
+    x: np.ndarray
+    mask: np.ndarray
+    families: np.ndarray
+
+
+def encode_frame(frame: WindowFrame, baseline: RobustBaseline, config: FeatureConfig) -> EncodedFrame:
+    """Normalise a frame with the service's baseline; signals without a baseline are dropped."""
+    usable = baseline.usable(config)
+    keep = [j for j, s in enumerate(frame.signals) if s in usable]
+    signals = [frame.signals[j] for j in keep]
+    values = np.asarray(frame.values, dtype=np.float64)
+    values = values[:, keep] if values.size else np.zeros((len(frame.times), 0))
+    z, mask = baseline.zscores(signals, values, config)
+    fam = np.array([family_index(s) for s in signals], dtype=np.int64)
+    return EncodedFrame(frame.service, np.asarray(frame.times), signals, z, compress(z), mask, fam)
+
+
+def channel_inputs(x: np.ndarray, mask: np.ndarray, families: np.ndarray) -> np.ndarray:
+    """Channel-shared model input for one service window.
+
+    Args:
+        x: (W, S) compressed z (0 where masked).
+        mask: (W, S) bool.
+        families: (S,) family indices.
+
+    Returns:
+        (S, W, CHANNEL_FEATURES) float32: per channel and step
+        [value, mask, family one-hot (F), context (F), context mask (F)], where the context is
+        the mean value of the service's other signals of each family at that step.
+    """
+    w, s = x.shape
+    m = mask.astype(np.float64)
+    xm = x * m
+    onehot = np.zeros((s, N_FAMILIES))
+    onehot[np.arange(s), families] = 1.0
+    fam_sum = xm @ onehot  # (W, F)
+    fam_cnt = m @ onehot  # (W, F)
+    # Leave the channel itself out of its own context, so it cannot simply be copied back.
+    own_sum = fam_sum[:, None, :] - xm[:, :, None] * onehot[None, :, :]  # (W, S, F)
+    own_cnt = fam_cnt[:, None, :] - m[:, :, None] * onehot[None, :, :]
+    ctx = np.where(own_cnt > 0, own_sum / np.maximum(own_cnt, 1.0), 0.0)
+    ctx_mask = (own_cnt > 0).astype(np.float64)
+    out = np.empty((s, w, CHANNEL_FEATURES), dtype=np.float32)
+    out[:, :, 0] = x.T
+    out[:, :, 1] = m.T
+    out[:, :, 2 : 2 + N_FAMILIES] = onehot[:, None, :]
+    out[:, :, 2 + N_FAMILIES : 2 + 2 * N_FAMILIES] = ctx.transpose(1, 0, 2)
+    out[:, :, 2 + 2 * N_FAMILIES :] = ctx_mask.transpose(1, 0, 2)
+    return out
+
+
+def sliding_windows(encoded: EncodedFrame, window: int, min_observed: float = 0.5) -> np.ndarray:
+    """All full windows of one encoded frame as channel inputs, for training.
+
+    Channels whose window has fewer than `min_observed` of its steps observed are skipped
+    (they teach the model nothing but the mask).
+
+    Returns:
+        (N, window, CHANNEL_FEATURES) float32.
+    """
+    t, s = encoded.x.shape
+    if t < window or s == 0:
+        return np.zeros((0, window, CHANNEL_FEATURES), dtype=np.float32)
+    out = []
+    for end in range(window, t + 1):
+        sl = slice(end - window, end)
+        ch = channel_inputs(encoded.x[sl], encoded.mask[sl], encoded.families)
+        observed = encoded.mask[sl].mean(axis=0)
+        out.append(ch[observed >= min_observed])
+    return np.concatenate(out, axis=0) if out else np.zeros((0, window, CHANNEL_FEATURES), dtype=np.float32)

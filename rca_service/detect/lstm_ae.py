@@ -1,0 +1,198 @@
+"""Channel-shared LSTM autoencoder over windows of normalised signals.
+
+After Malhotra et al., "LSTM-based Encoder-Decoder for Multi-sensor Anomaly Detection" (2016),
+adapted so one set of weights serves any signal set: every (service, signal) window is one
+sequence, conditioned on its signal family and its service's context (see `features.py`).
+The anomaly score of a signal at a step is its reconstruction error there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from rca_service.detect.features import CHANNEL_FEATURES, CONTEXT_FEATURES, reject_unknown_keys
+from rca_service.errors import ConfigError, InputError
+
+
+@dataclass
+class LSTMAutoencoderConfig:
+    """Hyper-parameters of the autoencoder and its training.
+
+    Attributes:
+        window: steps per input window.
+        hidden: LSTM hidden size (encoder and decoder).
+        latent: bottleneck size; small on purpose, so anomalies do not fit through.
+        layers: stacked LSTM layers.
+        epochs: passes over the training windows.
+        batch_size: windows per optimiser step.
+        lr: Adam learning rate.
+        weight_decay: Adam weight decay.
+        max_windows: cap on training windows (randomly sampled) to keep training short.
+        seed: random seed for initialisation and sampling.
+    """
+
+    window: int = 12
+    hidden: int = 32
+    latent: int = 8
+    layers: int = 1
+    epochs: int = 8
+    batch_size: int = 256
+    lr: float = 3e-3
+    weight_decay: float = 1e-5
+    max_windows: int = 60000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("window", "hidden", "latent", "layers", "epochs", "batch_size", "max_windows"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"LSTMAutoencoderConfig.{name} must be >= 1")
+        if self.window < 2:
+            raise ConfigError("LSTMAutoencoderConfig.window must be >= 2")
+        if self.lr <= 0 or self.weight_decay < 0:
+            raise ConfigError("LSTMAutoencoderConfig: lr must be > 0 and weight_decay >= 0")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LSTMAutoencoderConfig":
+        reject_unknown_keys(cls, data)
+        return cls(**data)
+
+
+class LSTMAutoencoder(nn.Module):
+    """Encode a channel's window to a small latent vector, decode it back given the context.
+
+    The encoder reads every input feature; the decoder gets only the latent vector and the
+    context features (family one-hot, family context and its mask) at each step, never the value
+    itself, so it must rebuild the value from what the latent remembered plus what normal
+    behaviour given that context looks like.
+
+    Args:
+        config: hyper-parameters (`window`, `hidden`, `latent`, `layers`).
+
+    Shapes:
+        - input: (N, W, C) float32 channel windows, C = features.CHANNEL_FEATURES; feature 0 is
+          the value, feature 1 its mask, the rest context.
+        - output: reconstruction (N, W) and latent (N, latent).
+    """
+
+    def __init__(self, config: LSTMAutoencoderConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = nn.LSTM(CHANNEL_FEATURES, config.hidden, num_layers=config.layers, batch_first=True)
+        self.to_latent = nn.Linear(config.hidden, config.latent)
+        self.decoder = nn.LSTM(config.latent + CONTEXT_FEATURES, config.hidden, num_layers=config.layers, batch_first=True)
+        self.head = nn.Linear(config.hidden, 1)
+
+    def reset_parameters(self) -> None:
+        for module in (self.encoder, self.to_latent, self.decoder, self.head):
+            module.reset_parameters()
+
+    def encode(self, inputs: torch.Tensor) -> torch.Tensor:
+        """(N, W, C) -> (N, latent)."""
+        _, (h, _) = self.encoder(inputs)
+        return torch.tanh(self.to_latent(h[-1]))
+
+    def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if inputs.dim() != 3 or inputs.shape[-1] != CHANNEL_FEATURES:
+            raise InputError(f"expected (N, W, {CHANNEL_FEATURES}) input, got {tuple(inputs.shape)}")
+        z = self.encode(inputs)
+        steps = inputs.shape[1]
+        dec_in = torch.cat([z[:, None, :].expand(-1, steps, -1), inputs[:, :, 2:]], dim=-1)
+        out, _ = self.decoder(dec_in)
+        return self.head(out).squeeze(-1), z
+
+    def __repr__(self) -> str:
+        c = self.config
+        return f"{self.__class__.__name__}(window={c.window}, hidden={c.hidden}, latent={c.latent}, layers={c.layers})"
+
+
+def masked_mse(recon: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over observed values only (feature 1 of `inputs` is the mask)."""
+    mask = inputs[:, :, 1]
+    err = (recon - inputs[:, :, 0]) ** 2 * mask
+    return err.sum() / mask.sum().clamp(min=1.0)
+
+
+@torch.no_grad()
+def reconstruct(model: LSTMAutoencoder, inputs: np.ndarray, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Run the model on (N, W, C) numpy windows; returns (recon (N, W), latent (N, L))."""
+    model.eval()
+    if len(inputs) == 0:
+        return np.zeros((0, inputs.shape[1] if inputs.ndim == 3 else 0)), np.zeros((0, model.config.latent))
+    recons, latents = [], []
+    for i in range(0, len(inputs), batch_size):
+        r, z = model(torch.from_numpy(np.ascontiguousarray(inputs[i : i + batch_size], dtype=np.float32)))
+        recons.append(r.numpy())
+        latents.append(z.numpy())
+    return np.concatenate(recons), np.concatenate(latents)
+
+
+def reconstruction_errors(model: LSTMAutoencoder, inputs: np.ndarray) -> np.ndarray:
+    """Absolute error per window and step, NaN where masked. (N, W, C) -> (N, W)."""
+    recon, _ = reconstruct(model, inputs)
+    err = np.abs(recon - inputs[:, :, 0])
+    return np.where(inputs[:, :, 1] > 0, err, np.nan)
+
+
+def train(windows: np.ndarray, config: LSTMAutoencoderConfig, progress: bool = False) -> tuple[LSTMAutoencoder, list[float]]:
+    """Train a fresh autoencoder on normal channel windows.
+
+    Args:
+        windows: (N, W, C) float32 from `features.sliding_windows`, W == config.window.
+        config: hyper-parameters.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        The trained model (eval mode) and the mean training loss of each epoch.
+
+    Raises:
+        InputError: windows of the wrong shape, or too few of them.
+    """
+    if windows.ndim != 3 or windows.shape[1] != config.window or windows.shape[2] != CHANNEL_FEATURES:
+        raise InputError(f"training windows must be (N, {config.window}, {CHANNEL_FEATURES}), got {windows.shape}")
+    if len(windows) < config.batch_size // 4 + 1:
+        raise InputError(f"only {len(windows)} training windows; need at least {config.batch_size // 4 + 1}")
+    return _train(windows, config, progress)
+
+
+def _train(windows: np.ndarray, config: LSTMAutoencoderConfig, progress: bool) -> tuple[LSTMAutoencoder, list[float]]:
+    rng = np.random.default_rng(config.seed)
+    torch.manual_seed(config.seed)
+    if len(windows) > config.max_windows:
+        windows = windows[rng.choice(len(windows), config.max_windows, replace=False)]
+    data = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32))
+    model = LSTMAutoencoder(config)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    n_batches = (len(data) + config.batch_size - 1) // config.batch_size
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=config.epochs * n_batches, desc="train detector", unit="batch")
+    losses: list[float] = []
+    model.train()
+    for _ in range(config.epochs):
+        perm = torch.from_numpy(rng.permutation(len(data)))
+        total = 0.0
+        for b in range(n_batches):
+            batch = data[perm[b * config.batch_size : (b + 1) * config.batch_size]]
+            loss = masked_mse(model(batch)[0], batch)
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            total += float(loss.detach())
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
+        losses.append(total / n_batches)
+    if bar is not None:
+        bar.close()
+    model.eval()
+    return model, losses

@@ -1,0 +1,510 @@
+"""Streaming detection: score each service's newly closed steps and group anomalies into incidents.
+
+Per service the detector keeps its own normal history (steps it judged normal), which gives the
+robust baseline for normalisation and the normal scores for its calibrated threshold. Until a
+service has `min_history` normal steps it is scored by the n-sigma detector (cold start); after
+that by the autoencoder, all services of a step in one forward pass.
+
+Incident rules (hysteresis, so a flapping signal does not open an incident every minute):
+
+- a service *fires* at a step when at least `open_steps` of its last `open_window` steps were
+  anomalous (score > 1), or when the step's score exceeds `strong_factor` (a clear break
+  need not wait a second step);
+- the first service to fire opens an incident; any service firing while it is open joins it;
+- an incident closes ("resolved", `end` set) after `close_quiet_steps` steps in which none of
+  its services was anomalous.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time as _time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rca_service.detect.calibration import CalibrationConfig, Threshold, calibrate
+from rca_service.detect.detector_model import DetectorModel
+from rca_service.detect.features import FeatureConfig, RobustBaseline, encode_frame, reject_unknown_keys
+from rca_service.detect.incident import Incident, ServiceAnomaly
+from rca_service.detect.nsigma import NSigmaConfig, NSigmaDetector
+from rca_service.detect.scores import LSTM_AE, ServiceScore, top_signal_scores
+from rca_service.detect.scoring import nanmax_rows, padded_windows
+from rca_service.errors import ConfigError, InputError, NotFoundError
+from rca_service.store.api import TelemetryStoreAPI
+from rca_service.store.frames import WindowFrame
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "detector_state.json"
+LatentHook = Callable[[str, float, list[float]], None]
+
+
+@dataclass
+class DetectConfig:
+    """Streaming detector settings.
+
+    Attributes:
+        min_history: normal steps a service needs before the autoencoder scores it; before
+            that the n-sigma detector does (cold start).
+        history_steps: normal steps kept per service for its baseline and threshold.
+        refit_every: steps between refits of a service's baseline and threshold.
+        open_steps: anomalous steps among the last `open_window` that make a service fire.
+        open_window: see `open_steps`.
+        strong_factor: a single step with score above this fires at once.
+        close_quiet_steps: quiet steps after which an incident resolves.
+        top_signals: driving signals reported per service.
+        lookback_steps: on the first call, how many closed steps back to start scoring.
+        calibration: threshold settings (risk level).
+        nsigma: cold-start detector settings.
+        features: normalisation settings when no model is given (a model brings its own).
+    """
+
+    min_history: int = 60
+    history_steps: int = 1440
+    refit_every: int = 30
+    open_steps: int = 2
+    open_window: int = 3
+    strong_factor: float = 3.0
+    close_quiet_steps: int = 3
+    top_signals: int = 3
+    lookback_steps: int = 60
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+    nsigma: NSigmaConfig = field(default_factory=NSigmaConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+
+    def __post_init__(self) -> None:
+        for name in ("min_history", "history_steps", "refit_every", "open_steps", "open_window",
+                     "close_quiet_steps", "top_signals"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"DetectConfig.{name} must be >= 1")
+        if self.lookback_steps < 0:
+            raise ConfigError("DetectConfig.lookback_steps must be >= 0")
+        if self.open_steps > self.open_window:
+            raise ConfigError("DetectConfig.open_steps must be <= open_window")
+        if self.strong_factor <= 1:
+            raise ConfigError("DetectConfig.strong_factor must be > 1")
+        if self.history_steps < self.min_history:
+            raise ConfigError("DetectConfig.history_steps must be >= min_history")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "DetectConfig":
+        reject_unknown_keys(cls, data)
+        nested = {"calibration": CalibrationConfig, "nsigma": NSigmaConfig, "features": FeatureConfig}
+        kw = {k: (nested[k].from_dict(v) if k in nested and isinstance(v, dict) else v) for k, v in data.items()}
+        return cls(**kw)
+
+
+class _ServiceState:
+    """What the detector remembers about one service."""
+
+    def __init__(self, config: DetectConfig) -> None:
+        self.times: deque[float] = deque(maxlen=config.history_steps)
+        self.rows: deque[dict[str, float]] = deque(maxlen=config.history_steps)
+        self.lstm_raw: deque[float] = deque(maxlen=config.history_steps)
+        self.nsigma_raw: deque[float] = deque(maxlen=config.history_steps)
+        self.flags: deque[tuple[float, bool]] = deque(maxlen=config.open_window)
+        self.baseline: RobustBaseline | None = None
+        self.lstm_threshold: Threshold | None = None
+        self.nsigma_threshold: Threshold | None = None
+        self.since_fit = 0
+        self.last: ServiceScore | None = None
+        self.digest = ""
+
+    def add_normal(self, t: float, signals: list[str], row: np.ndarray) -> None:
+        self.times.append(t)
+        self.rows.append({s: float(v) for s, v in zip(signals, row) if np.isfinite(v)})
+        self.since_fit += 1
+
+    def history_matrix(self) -> tuple[list[str], np.ndarray]:
+        signals = sorted({s for r in self.rows for s in r})
+        index = {s: i for i, s in enumerate(signals)}
+        m = np.full((len(self.rows), len(signals)), np.nan)
+        for i, r in enumerate(self.rows):
+            for s, v in r.items():
+                m[i, index[s]] = v
+        return signals, m
+
+
+class StreamingDetector:
+    """Scores every service's newly closed steps and keeps the incidents.
+
+    Args:
+        store: anything implementing `store.api.TelemetryStoreAPI` (frame, services,
+            latest_closed_step, step).
+        config: settings.
+        model: the trained autoencoder bundle (`load_detector`); None means n-sigma only.
+        on_latent: optional hook called as (service, step start, latent vector) for each
+            service window the autoencoder scored, e.g. to upsert it into the vector store.
+    """
+
+    def __init__(self, store: TelemetryStoreAPI, config: DetectConfig | None = None, model: DetectorModel | None = None,
+                 on_latent: LatentHook | None = None) -> None:
+        self.store = store
+        self.config = config or DetectConfig()
+        self.model = model
+        self.features = model.features if model is not None else self.config.features
+        self.nsigma = NSigmaDetector(self.config.nsigma, self.features)
+        self.on_latent = on_latent
+        self._states: dict[str, _ServiceState] = {}
+        self._incidents: dict[str, Incident] = {}
+        self._open: Incident | None = None
+        self._quiet = 0
+        self._digests: dict[str, str] = {}
+        self._cursor: float | None = None  # start of the last scored step
+        self.last_step_seconds = 0.0
+
+    # -- public ------------------------------------------------------------------------------
+    @property
+    def step_seconds(self) -> int:
+        return int(self.store.step)
+
+    def seek(self, t: float) -> None:
+        """Score from step `t` on at the next `step()` (e.g. after `prime` on an earlier range)."""
+        self._cursor = self._floor(t) - self.step_seconds
+
+    def prime(self, start: float, end: float) -> None:
+        """Take every service's steps in [start, end) as known-normal history.
+
+        Fits baselines and thresholds from them without scoring for incidents, e.g. from a
+        fault-free period before replaying a benchmark, or after a restart without state.
+        """
+        for service in self.store.services():
+            frame = self.store.frame(service, start, end)
+            st = self._state(service)
+            values = np.asarray(frame.values, dtype=np.float64)
+            for i, t in enumerate(frame.times):
+                if np.isfinite(values[i]).any():
+                    st.add_normal(float(t), frame.signals, values[i])
+            self._refit(st)
+            if st.baseline is None:
+                continue
+            raw, _ = self.nsigma.raw_scores(st.baseline, frame.signals, values)
+            st.nsigma_raw.extend(float(r) for r in raw if np.isfinite(r))
+            if self.model is not None and len(frame.times):
+                enc = encode_frame(frame, st.baseline, self.features)
+                errs = self.model.errors(padded_windows(enc, self.model.window))
+                rel = np.array([self.model.relative_errors(e, enc.families) for e, _, _ in errs])
+                rel = rel.reshape(len(enc.times), len(enc.signals))
+                st.lstm_raw.extend(float(r) for r in nanmax_rows(rel)[self.model.window - 1 :] if np.isfinite(r))
+            self._recalibrate(st)
+
+    def step(self, now: float | None = None) -> list[Incident]:
+        """Score all steps closed since the last call; returns the incidents opened by them.
+
+        Args:
+            now: wall-clock time; only steps that ended by `now` are scored (default: every
+                step the store has closed).
+        """
+        latest = self.store.latest_closed_step()
+        if latest is None:
+            return []
+        latest = self._floor(latest)
+        if now is not None:
+            latest = min(latest, self._floor(now) - self.step_seconds)
+        if self._cursor is None:
+            self._cursor = latest - (self.config.lookback_steps + 1) * self.step_seconds
+        opened: list[Incident] = []
+        t = self._cursor + self.step_seconds
+        while t <= latest:
+            began = _time.perf_counter()
+            inc = self._score_step(t)
+            self.last_step_seconds = _time.perf_counter() - began
+            if inc is not None:
+                opened.append(inc)
+            self._cursor = t
+            t += self.step_seconds
+        return opened
+
+    def incidents(self, status: str | None = None) -> list[Incident]:
+        """All incidents, newest first; `status` filters ("open" | "resolved")."""
+        out = [i for i in self._incidents.values() if status is None or i.status == status]
+        return sorted(out, key=lambda i: i.start, reverse=True)
+
+    def get(self, incident_id: str) -> Incident:
+        """One incident; raises NotFoundError."""
+        try:
+            return self._incidents[incident_id]
+        except KeyError:
+            raise NotFoundError(f"no incident {incident_id!r}") from None
+
+    def latest_scores(self) -> dict[str, ServiceScore]:
+        """The newest score of each service (for "is X ok?"): score, detector, top signals."""
+        return {s: st.last for s, st in sorted(self._states.items()) if st.last is not None}
+
+    def baseline(self, service: str) -> RobustBaseline | None:
+        """The service's current normal baseline (for `score_frame`), None before it has one."""
+        st = self._states.get(service)
+        return st.baseline if st else None
+
+    def threshold(self, service: str) -> Threshold | None:
+        """The threshold the service is scored against now (autoencoder or n-sigma)."""
+        st = self._states.get(service)
+        if st is None:
+            return None
+        if self._uses_model(st):
+            return st.lstm_threshold or self.model.global_threshold
+        return st.nsigma_threshold
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self, directory: Path | str) -> Path:
+        """Write incidents and per-service history to `directory/detector_state.json`."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        services = {}
+        for name, st in self._states.items():
+            signals, m = st.history_matrix()
+            services[name] = {
+                "times": list(st.times),
+                "signals": signals,
+                "rows": [[None if not np.isfinite(v) else float(v) for v in row] for row in m],
+                "lstm_raw": list(st.lstm_raw),
+                "nsigma_raw": list(st.nsigma_raw),
+                "flags": [list(f) for f in st.flags],
+                "last": st.last.to_dict() if st.last else None,
+                "baseline": st.baseline.to_dict() if st.baseline else None,
+                "since_fit": st.since_fit,
+                "lstm_threshold": st.lstm_threshold.to_dict() if st.lstm_threshold else None,
+                "nsigma_threshold": st.nsigma_threshold.to_dict() if st.nsigma_threshold else None,
+            }
+        state = {
+            "format": 1,
+            "cursor": self._cursor,
+            "open": self._open.id if self._open else None,
+            "quiet": self._quiet,
+            "digests": self._digests,
+            "incidents": [i.to_dict() for i in self._incidents.values()],
+            "services": services,
+        }
+        path = directory / STATE_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state))
+        tmp.replace(path)  # never leave a half-written state behind
+        return path
+
+    def load(self, directory: Path | str) -> bool:
+        """Restore what `save` wrote; returns False when there is no saved state.
+
+        Raises:
+            InputError: the state file exists but cannot be read.
+        """
+        path = Path(directory) / STATE_FILE
+        if not path.is_file():
+            return False
+        try:
+            state = json.loads(path.read_text())
+            self._incidents = {d["id"]: Incident.from_dict(d) for d in state["incidents"]}
+            self._open = self._incidents.get(state["open"]) if state.get("open") else None
+            self._quiet = int(state.get("quiet", 0))
+            self._digests = dict(state.get("digests", {}))
+            self._cursor = state.get("cursor")
+            self._states = {}
+            for name, d in state["services"].items():
+                st = self._state(name)
+                rows = np.array([[np.nan if v is None else v for v in r] for r in d["rows"]], dtype=np.float64)
+                for t, row in zip(d["times"], rows.reshape(len(d["times"]), len(d["signals"]))):
+                    st.add_normal(float(t), d["signals"], row)
+                st.lstm_raw.extend(d["lstm_raw"])
+                st.nsigma_raw.extend(d["nsigma_raw"])
+                st.flags.extend((float(t), bool(a)) for t, a in d["flags"])
+                if d.get("last"):
+                    st.last = _score_from_dict(d["last"])
+                # Restore what was in use rather than refit, so scoring resumes exactly.
+                st.baseline = RobustBaseline.from_dict(d["baseline"]) if d.get("baseline") else None
+                st.since_fit = int(d.get("since_fit", 0))
+                st.lstm_threshold = Threshold(**d["lstm_threshold"]) if d.get("lstm_threshold") else None
+                st.nsigma_threshold = Threshold(**d["nsigma_threshold"]) if d.get("nsigma_threshold") else None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"cannot read detector state {path}: {exc}") from exc
+        return True
+
+    # -- internals ---------------------------------------------------------------------------
+    def _floor(self, t: float) -> float:
+        return float(math.floor(t / self.step_seconds) * self.step_seconds)
+
+    def _state(self, service: str) -> _ServiceState:
+        st = self._states.get(service)
+        if st is None:
+            st = self._states[service] = _ServiceState(self.config)
+        return st
+
+    def _uses_model(self, st: _ServiceState) -> bool:
+        return self.model is not None and len(st.rows) >= self.config.min_history
+
+    def _refit(self, st: _ServiceState) -> None:
+        if len(st.rows) < self.features.min_history:
+            return
+        signals, m = st.history_matrix()
+        st.baseline = RobustBaseline.fit(signals, m, self.features)
+        st.since_fit = 0
+        self._recalibrate(st)
+
+    def _recalibrate(self, st: _ServiceState) -> None:
+        cal = self.config.calibration
+        st.nsigma_threshold = calibrate(np.array(st.nsigma_raw), cal) if len(st.nsigma_raw) >= cal.min_points else None
+        if self.model is not None:
+            st.lstm_threshold = calibrate(np.array(st.lstm_raw), cal, self.model.global_threshold)
+
+    def _window(self, service: str, t: float, width: int) -> WindowFrame:
+        """The service's last `width` steps ending with step t, aligned to the step grid."""
+        step = self.step_seconds
+        start = t - (width - 1) * step
+        frame = self.store.frame(service, start, t + step)
+        times = start + step * np.arange(width)
+        values = np.full((width, len(frame.signals)), np.nan)
+        if len(frame.times):
+            pos = np.round((np.asarray(frame.times, dtype=np.float64) - start) / step).astype(int)
+            ok = (pos >= 0) & (pos < width)
+            values[pos[ok]] = np.asarray(frame.values, dtype=np.float64)[ok]
+        return WindowFrame(service, step, times.astype(np.int64), list(frame.signals), values)
+
+    def _score_step(self, t: float) -> Incident | None:
+        width = self.model.window if self.model is not None else 1
+        scores: dict[str, ServiceScore] = {}
+        rows: dict[str, WindowFrame] = {}
+        batch: list[tuple[str, object]] = []
+        for service in self.store.services():
+            st = self._state(service)
+            frame = self._window(service, t, width)
+            last = frame.values[-1] if frame.values.size else np.zeros(0)
+            if not np.isfinite(last).any():
+                continue  # no data for this service in this step: nothing to say
+            rows[service] = frame
+            if st.baseline is None or st.since_fit >= self.config.refit_every:
+                self._refit(st)
+            if st.baseline is None or not st.baseline.usable(self.features):
+                st.add_normal(t, frame.signals, last)  # warming up: not scored yet
+                continue
+            if self._uses_model(st):
+                enc = encode_frame(frame, st.baseline, self.features)
+                if enc.mask[-1].any():
+                    batch.append((service, enc))
+                    continue
+            score = self.nsigma.score(service, t, st.baseline, frame.signals, last, st.nsigma_threshold)
+            if score is not None:
+                scores[service] = score
+        if batch:
+            errs = self.model.errors([(e.x, e.mask, e.families) for _, e in batch])
+            for (service, enc), (err, recon, latent) in zip(batch, errs):
+                scores[service] = self._lstm_score(service, t, enc, err, recon, latent, rows[service])
+        return self._update(t, scores, rows)
+
+    def _lstm_score(self, service: str, t: float, enc, err: np.ndarray, recon: np.ndarray, latent: np.ndarray,
+                    frame: WindowFrame) -> ServiceScore:
+        st = self._states[service]
+        rel = self.model.relative_errors(err, enc.families)
+        raw = float(np.nanmax(rel)) if np.isfinite(rel).any() else 0.0
+        thr = st.lstm_threshold or self.model.global_threshold
+        base = st.baseline
+        index = {s: i for i, s in enumerate(base.signals)}
+        cols = [frame.signals.index(s) for s in enc.signals]
+        values = frame.values[-1, cols] if cols else np.zeros(0)
+        # Expected value: the reconstruction mapped back through the service's normalisation.
+        med = np.array([base.median[index[s]] for s in enc.signals])
+        scl = np.array([base.scale[index[s]] for s in enc.signals])
+        expected = med + scl * np.sign(recon) * np.expm1(np.abs(recon))
+        top = top_signal_scores(enc.signals, rel / thr.value, rel, values, expected, self.config.top_signals)
+        vec = [float(v) for v in latent]
+        if self.on_latent is not None:
+            try:
+                self.on_latent(service, t, vec)
+            except Exception:  # the vector store is best effort; detection must go on
+                log.exception("on_latent hook failed for %s", service)
+        return ServiceScore(service, float(t), raw / thr.value, raw, thr.value, thr.method, LSTM_AE, top, vec)
+
+    def _update(self, t: float, scores: dict[str, ServiceScore], rows: dict[str, WindowFrame]) -> Incident | None:
+        fired: dict[str, ServiceScore] = {}
+        for service, score in scores.items():
+            st = self._states[service]
+            st.last = score
+            st.flags.append((t, score.anomalous))
+            if not score.anomalous:
+                frame = rows[service]
+                st.add_normal(t, frame.signals, frame.values[-1])
+                (st.lstm_raw if score.detector == LSTM_AE else st.nsigma_raw).append(score.raw)
+                continue
+            if sum(a for _, a in st.flags) >= self.config.open_steps or score.score >= self.config.strong_factor:
+                fired[service] = score
+                self._digests[service] = _window_digest(rows[service])
+        opened = None
+        if self._open is None and fired:
+            opened = self._open = self._new_incident(t, fired)
+            self._quiet = 0
+            return opened
+        inc = self._open
+        if inc is None:
+            return None
+        for service, score in fired.items():
+            self._join(inc, service, score, t)
+        active = [s for s in inc.services if s in scores and scores[s].anomalous]
+        for service in active:
+            if service not in fired:
+                self._join(inc, service, scores[service], t)
+        self._quiet = 0 if active else self._quiet + 1
+        if self._quiet >= self.config.close_quiet_steps:
+            inc.status = "resolved"
+            inc.end = max(a.last_seen for a in inc.services.values()) + self.step_seconds
+            self._open = None
+        return opened
+
+    def _first_anomalous(self, service: str, t: float) -> float:
+        flags = self._states[service].flags
+        return min((ft for ft, a in flags if a), default=t)
+
+    def _join(self, inc: Incident, service: str, score: ServiceScore, t: float) -> None:
+        a = inc.services.get(service)
+        if a is None:
+            inc.services[service] = ServiceAnomaly(service, self._first_anomalous(service, t), t, score.score,
+                                                   score.detector, list(score.signals))
+            inc.start = min(inc.start, inc.services[service].first_seen)
+            inc.fingerprint = self._fingerprint(inc)
+            return
+        a.last_seen = t
+        if score.score > a.peak_score:
+            a.peak_score, a.detector, a.signals = score.score, score.detector, list(score.signals)
+
+    def _new_incident(self, t: float, fired: dict[str, ServiceScore]) -> Incident:
+        start = min(self._first_anomalous(s, t) for s in fired)
+        inc = Incident(id="", start=start, end=None)
+        for service, score in sorted(fired.items()):
+            self._join(inc, service, score, t)
+        stamp = _time.strftime("%Y%m%d-%H%M%S", _time.gmtime(inc.start))
+        inc.id = f"inc-{stamp}-{inc.fingerprint[:6]}"
+        top = max(inc.services.values(), key=lambda a: a.peak_score)
+        sig = f" ({top.signals[0].signal})" if top.signals else ""
+        inc.title = f"{top.service}{sig} anomalous" + (f" with {len(inc.services) - 1} more" if len(inc.services) > 1 else "")
+        self._incidents[inc.id] = inc
+        return inc
+
+    def _fingerprint(self, inc: Incident) -> str:
+        h = hashlib.sha256()
+        for service in sorted(inc.services):
+            h.update(service.encode())
+            h.update(self._digests.get(service, "").encode())
+        return h.hexdigest()
+
+
+def _window_digest(frame: WindowFrame) -> str:
+    """sha256 of the window a decision was made on (times, signal names, values)."""
+    h = hashlib.sha256()
+    h.update(frame.service.encode())
+    h.update(np.asarray(frame.times, dtype=np.int64).tobytes())
+    h.update("\x00".join(frame.signals).encode())
+    h.update(np.ascontiguousarray(frame.values, dtype=np.float64).tobytes())
+    return h.hexdigest()
+
+
+def _score_from_dict(d: dict) -> ServiceScore:
+    from rca_service.detect.incident import SignalScore
+
+    return ServiceScore(d["service"], d["time"], d["score"], d["raw"], d["threshold"], d["threshold_method"],
+                        d["detector"], [SignalScore(**s) for s in d.get("signals", [])])

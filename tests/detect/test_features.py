@@ -1,0 +1,52 @@
+import numpy as np
+
+from synth import make_frame
+from rca_service.detect.features import (
+    CHANNEL_FEATURES,
+    FAMILIES,
+    FeatureConfig,
+    RobustBaseline,
+    channel_inputs,
+    encode_frame,
+)
+
+
+def test_flat_signal_does_not_explode():
+    rng = np.random.default_rng(0)
+    vals = np.column_stack([np.zeros(100), np.full(100, 512.0), rng.normal(10, 1, 100)])
+    base = RobustBaseline.fit(["span.error_rate", "metric.memory_limit", "metric.cpu"], vals)
+    z, mask = base.zscores(base.signals, np.array([[0.0, 512.0, 10.0], [0.0, 513.0, 10.0]]), FeatureConfig())
+    assert mask.all()
+    assert abs(z[1, 1]) < 0.1  # 1 MiB on 512 MiB is nothing, despite MAD == 0
+    assert base.scale[0] >= FeatureConfig().abs_floor
+
+
+def test_missing_values_are_masked_not_zero():
+    vals = np.random.default_rng(1).normal(100, 5, (60, 2))
+    frame = make_frame("a", ["metric.cpu", "metric.mem"], vals)
+    base = RobustBaseline.fit(frame.signals, vals)
+    test = vals[:5].copy()
+    test[2, 0] = np.nan
+    enc = encode_frame(make_frame("a", frame.signals, test), base, FeatureConfig())
+    assert not enc.mask[2, 0] and enc.mask[2, 1]
+    assert enc.x[2, 0] == 0.0
+
+
+def test_signal_without_history_is_dropped():
+    vals = np.random.default_rng(2).normal(1, 0.1, (60, 1))
+    base = RobustBaseline.fit(["metric.cpu"], vals)
+    frame = make_frame("a", ["metric.cpu", "log.count"], np.column_stack([vals[:4, 0], [1, 2, 3, 4]]))
+    enc = encode_frame(frame, base, FeatureConfig())
+    assert enc.signals == ["metric.cpu"]
+
+
+def test_context_excludes_the_channel_and_masked_values():
+    x = np.array([[1.0, 3.0, 100.0]])
+    mask = np.array([[True, True, False]])
+    fam = np.array([0, 0, 0])
+    ch = channel_inputs(x, mask, fam)
+    assert ch.shape == (3, 1, CHANNEL_FEATURES)
+    ctx0 = 2 + len(FAMILIES)
+    assert ch[0, 0, ctx0] == 3.0  # channel 0 sees only channel 1 (channel 2 is masked)
+    assert ch[1, 0, ctx0] == 1.0
+    assert ch[2, 0, ctx0] == 2.0

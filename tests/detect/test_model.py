@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+import torch
+
+from synth import normal_frames
+from rca_service.detect.features import CHANNEL_FEATURES, FeatureConfig, RobustBaseline, encode_frame, sliding_windows
+from rca_service.detect.lstm_ae import LSTMAutoencoder, LSTMAutoencoderConfig, masked_mse, reconstruction_errors, train
+from rca_service.errors import ConfigError, InputError
+
+
+def test_forward_shapes():
+    cfg = LSTMAutoencoderConfig(window=6, hidden=8, latent=3)
+    model = LSTMAutoencoder(cfg)
+    recon, latent = model(torch.zeros(5, 6, CHANNEL_FEATURES))
+    assert recon.shape == (5, 6)
+    assert latent.shape == (5, 3)
+    with pytest.raises(InputError):
+        model(torch.zeros(5, 6, CHANNEL_FEATURES + 1))
+
+
+def test_config_rejects_unknown_and_bad_values():
+    with pytest.raises(ConfigError):
+        LSTMAutoencoderConfig.from_dict({"window": 8, "hiden": 3})
+    with pytest.raises(ConfigError):
+        LSTMAutoencoderConfig(window=1)
+
+
+def test_masked_loss_ignores_masked_values():
+    x = torch.randn(4, 5, CHANNEL_FEATURES)
+    x[:, :, 1] = 1.0
+    x[:, 2, 1] = 0.0
+    recon = torch.zeros(4, 5)
+    before = masked_mse(recon, x)
+    x2 = x.clone()
+    x2[:, 2, 0] = 1e6  # garbage under the mask
+    assert torch.isclose(masked_mse(recon, x2), before)
+
+
+def _encoded(frame, base):
+    return encode_frame(frame, base, FeatureConfig())
+
+
+def test_tiny_model_reconstructs_normal_better_than_anomalous(tiny_detector):
+    frame = normal_frames(6, 200, seed=5)[0]
+    fit = frame.slice(frame.times[0], frame.times[120])
+    base = RobustBaseline.fit(fit.signals, fit.values, FeatureConfig())
+    normal = sliding_windows(_encoded(frame.slice(frame.times[120], frame.times[-1] + 60), base), 8)
+    shifted_values = frame.values.copy()
+    shifted_values[120:, :] = shifted_values[120:, :] * 3 + 5 * base.scale
+    shifted = type(frame)(frame.service, 60, frame.times, frame.signals, shifted_values)
+    anomalous = sliding_windows(_encoded(shifted.slice(frame.times[120], frame.times[-1] + 60), base), 8)
+    e_norm = np.nanmean(reconstruction_errors(tiny_detector.model, normal))
+    e_anom = np.nanmean(reconstruction_errors(tiny_detector.model, anomalous))
+    assert e_anom > 3 * e_norm
+
+
+def test_train_rejects_wrong_shape():
+    with pytest.raises(InputError):
+        train(np.zeros((100, 5, CHANNEL_FEATURES), dtype=np.float32), LSTMAutoencoderConfig(window=6))

@@ -1,0 +1,138 @@
+import numpy as np
+import pytest
+
+from fakes import FrameStore
+from synth import make_frame, normal_frames
+from rca_service.detect.incident import Incident
+from rca_service.detect.streaming import DetectConfig, StreamingDetector
+from rca_service.errors import ConfigError, NotFoundError
+
+STEPS = 300
+FAULT_AT = 240
+
+
+def _run(frames, model, config=None, steps=STEPS, prime=0):
+    store = FrameStore(frames)
+    det = StreamingDetector(store, config or DetectConfig(lookback_steps=0), model)
+    t0 = int(frames[0].times[0])
+    opened = []
+    if prime:
+        store.close_until(t0 + prime * 60)
+        det.prime(t0, t0 + prime * 60)
+    det.seek(t0 + prime * 60)
+    for i in range(prime, steps):
+        store.close_until(t0 + (i + 1) * 60)
+        opened += det.step()
+    return det, opened, t0
+
+
+def _with_step_change(frames, service_idx, col, factor, at=FAULT_AT):
+    f = frames[service_idx]
+    v = f.values.copy()
+    v[at:, col] = v[at:, col] * factor + 10 * np.nanstd(v[:at, col])
+    frames[service_idx] = make_frame(f.service, f.signals, v)
+    return f.service, f.signals[col]
+
+
+def test_step_change_opens_one_incident_naming_service_and_signal(tiny_detector):
+    frames = normal_frames(4, STEPS, seed=11)
+    service, signal = _with_step_change(frames, 1, 2, 3.0)
+    det, opened, t0 = _run(frames, tiny_detector, prime=120)
+    assert len(opened) == 1
+    inc = opened[0]
+    assert service in inc.services
+    assert t0 + FAULT_AT * 60 <= inc.start <= t0 + (FAULT_AT + 2) * 60
+    anomaly = inc.services[service]
+    assert anomaly.detector == "lstm_ae"
+    assert anomaly.signals[0].signal == signal
+    assert anomaly.peak_score > 1
+    assert len(inc.fingerprint) == 64
+    assert det.get(inc.id) is inc
+
+
+def test_incident_resolves_after_quiet_steps(tiny_detector):
+    frames = normal_frames(3, STEPS, seed=12)
+    f = frames[0]
+    v = f.values.copy()
+    v[FAULT_AT : FAULT_AT + 4, 0] *= 50  # a 4-step burst
+    frames[0] = make_frame(f.service, f.signals, v)
+    det, opened, t0 = _run(frames, tiny_detector, prime=120)
+    assert len(opened) == 1
+    inc = opened[0]
+    assert inc.status == "resolved"
+    assert inc.end is not None and inc.end <= t0 + (FAULT_AT + 6) * 60
+
+
+def test_flapping_signal_does_not_open_an_incident_each_step(tiny_detector):
+    frames = normal_frames(3, STEPS, seed=13)
+    f = frames[2]
+    v = f.values.copy()
+    v[FAULT_AT::2, 0] *= 40  # anomalous every other step for 60 steps
+    frames[2] = make_frame(f.service, f.signals, v)
+    det, opened, _ = _run(frames, tiny_detector, prime=120)
+    assert 1 <= len(opened) <= 2
+    assert len(det.incidents()) == len(opened)
+
+
+def test_cold_start_uses_nsigma_and_says_so(tiny_detector):
+    frames = normal_frames(2, 40, seed=14)
+    det, _, _ = _run(frames, tiny_detector, DetectConfig(lookback_steps=0, min_history=200), steps=40)
+    scores = det.latest_scores()
+    assert set(scores) == {f.service for f in frames}
+    assert all(s.detector == "nsigma" for s in scores.values())
+    d = scores[frames[0].service].to_dict()
+    assert d["detector"] == "nsigma" and "signals" in d and d["threshold_method"] == "gaussian"
+
+
+def test_service_switches_to_autoencoder_after_history(tiny_detector):
+    frames = normal_frames(2, 120, seed=15)
+    det, _, _ = _run(frames, tiny_detector, DetectConfig(lookback_steps=0, min_history=60), steps=120)
+    assert all(s.detector == "lstm_ae" for s in det.latest_scores().values())
+
+
+def test_latent_hook_receives_vectors(tiny_detector):
+    frames = normal_frames(2, 90, seed=16)
+    got = []
+    store = FrameStore(frames)
+    det = StreamingDetector(store, DetectConfig(lookback_steps=0, min_history=30), tiny_detector,
+                            on_latent=lambda s, t, v: got.append((s, t, v)))
+    t0 = int(frames[0].times[0])
+    det.seek(t0)
+    store.close_until(t0 + 90 * 60)
+    det.step()
+    assert got and len(got[0][2]) == tiny_detector.model.config.latent
+    assert {s for s, _, _ in got} == {f.service for f in frames}
+
+
+def test_missing_signal_does_not_count(tiny_detector):
+    frames = normal_frames(2, STEPS, seed=17)
+    f = frames[0]
+    v = f.values.copy()
+    v[FAULT_AT:, 1] = np.nan  # a signal stops reporting: missing is not anomalous
+    frames[0] = make_frame(f.service, f.signals, v)
+    det, opened, _ = _run(frames, tiny_detector, prime=120)
+    assert opened == []
+    assert det.latest_scores()[f.service].score < 1
+
+
+def test_save_and_load_state(tiny_detector, tmp_path):
+    frames = normal_frames(3, STEPS, seed=18)
+    _with_step_change(frames, 0, 0, 3.0)
+    det, opened, _ = _run(frames, tiny_detector, prime=120)
+    assert opened
+    det.save(tmp_path)
+    other = StreamingDetector(FrameStore(frames), DetectConfig(), tiny_detector)
+    assert other.load(tmp_path)
+    assert [i.to_dict() for i in other.incidents()] == [i.to_dict() for i in det.incidents()]
+    svc = frames[1].service
+    assert np.allclose(other.baseline(svc).median, det.baseline(svc).median)
+    assert isinstance(other.get(opened[0].id), Incident)
+    with pytest.raises(NotFoundError):
+        other.get("inc-nope")
+
+
+def test_config_rejects_unknown_keys():
+    with pytest.raises(ConfigError):
+        DetectConfig.from_dict({"open_steps": 2, "bogus": 1})
+    cfg = DetectConfig.from_dict({"calibration": {"risk": 0.01}})
+    assert cfg.calibration.risk == 0.01
