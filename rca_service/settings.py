@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     api_tokens: str = ""  # "token:role[:name],token:role[:name]"; roles viewer|operator|admin
     slack_signing_secret: str = ""
     slack_webhook_url: str = ""
+    slack_roles: str = ""  # "slack_user_id:role,..."; who may approve/reject from chat (others: viewer)
     llm_url: str = ""  # optional OpenAI-compatible endpoint to rephrase answers
     llm_model: str = ""
 
