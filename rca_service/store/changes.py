@@ -23,17 +23,19 @@ class ChangeTracker:
         # of two versions running side by side, as in a canary, do not flap)
         self.versions: dict[str, list[tuple]] = {}
 
-    def add(self, events: list[ChangeEvent], lo: float, hi: float) -> int:
-        """Store events with lo <= time <= hi; return how many were dropped."""
+    def add(self, events: list[ChangeEvent], lo: float, hi: float) -> tuple[int, float]:
+        """Store events with lo <= time <= hi; return (events dropped, newest time stored)."""
         dropped = 0
+        newest = float("-inf")
         for ev in events:
             if ev.time < lo or ev.time > hi:
                 dropped += 1
                 continue
+            newest = max(newest, ev.time)
             st = self.table.align(ev.time)
             self.table.bucket(ev.service, st).n_changes += 1
             self.table.get(st).changes.append(ev)
-        return dropped
+        return dropped, newest
 
     def observe(self, service: str, resource: dict, t: float) -> None:
         """Look at one resource of `service` seen at time t; emit a deploy when its version moved."""

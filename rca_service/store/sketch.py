@@ -49,9 +49,9 @@ def quantiles(bins: dict[int, int], qs: tuple[float, ...], log_gamma: float) -> 
     gamma = math.exp(log_gamma)
     out = []
     for q in qs:
-        # rank of the q-quantile among `total` sorted values (lower nearest rank)
-        rank = q * (total - 1)
-        i = int(np.searchsorted(cum, rank, side="right"))
+        # nearest rank: the smallest value with at least q of all values at or below it
+        rank = max(1.0, math.ceil(q * total - 1e-9))  # 0.9 * 100 is 90.00000000000001
+        i = int(np.searchsorted(cum, rank, side="left"))
         i = min(i, len(keys) - 1)
         k = int(keys[i])
         out.append(MIN_DURATION if k == ZERO_BIN else 2.0 * math.exp((k + 1) * log_gamma) / (gamma + 1.0))

@@ -17,6 +17,7 @@ import math
 import threading
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
@@ -75,22 +76,24 @@ class TelemetryStore:
         lo = -math.inf if self.watermark is None else self.watermark - self.config.retention_seconds
         return lo, time.time() + self.config.max_future_seconds
 
-    def _after_batch(self, n: int, counter: str, dropped: int, newest: float) -> None:
-        self.counters[counter] += n - dropped
-        self.counters["dropped"] += dropped  # older than retention or stamped in the far future
-        self._last_arrival = time.monotonic()
-        if newest > -math.inf and (self.watermark is None or newest > self.watermark):
-            self.watermark = newest
-            self._close_through(newest - self.config.grace)
+    def _ingest(self, records: list, add: Callable[[list, float, float], tuple[int, float]], counter: str) -> None:
+        """Run one accumulator over a batch under the lock; move the watermark and close steps."""
+        with self._lock:
+            lo, hi = self._limits()
+            dropped, newest = add(records, lo, hi)
+            self.counters[counter] += len(records) - dropped
+            self.counters["dropped"] += dropped  # older than retention or stamped in the far future
+            self._last_arrival = time.monotonic()
+            if newest > -math.inf and (self.watermark is None or newest > self.watermark):
+                self.watermark = newest
+                self._close_through(newest - self.config.grace)
 
     def consume_spans(self, spans: list[Span]) -> None:
         """Add spans: per-step statistics, evidence samples, call edges."""
         if not spans:
             return
+        self._ingest(spans, self._spans.consume, "spans")
         with self._lock:
-            lo, hi = self._limits()
-            dropped, newest = self._spans.consume(spans, lo, hi)
-            self._after_batch(len(spans), "spans", dropped, newest)
             new_sigs = self._spans.take_new_signatures()
         if new_sigs and self.vectors is not None:
             for (svc, name, err), t in new_sigs:
@@ -101,31 +104,18 @@ class TelemetryStore:
 
     def consume_metrics(self, points: list[MetricPoint]) -> None:
         """Add metric points as per-step series values."""
-        if not points:
-            return
-        with self._lock:
-            lo, hi = self._limits()
-            dropped, newest = self._metrics.consume(points, lo, hi)
-            self._after_batch(len(points), "metric_points", dropped, newest)
+        if points:
+            self._ingest(points, self._metrics.consume, "metric_points")
 
     def consume_logs(self, logs: list[LogRecord]) -> None:
         """Add log records: counts by severity, drain3 templates."""
-        if not logs:
-            return
-        with self._lock:
-            lo, hi = self._limits()
-            dropped, newest = self._logs.consume(logs, lo, hi)
-            self._after_batch(len(logs), "logs", dropped, newest)
+        if logs:
+            self._ingest(logs, self._logs.consume, "logs")
 
     def consume_changes(self, changes: list[ChangeEvent]) -> None:
         """Add change events (deploys, config changes)."""
-        if not changes:
-            return
-        with self._lock:
-            lo, hi = self._limits()
-            dropped = self._changes.add(changes, lo, hi)
-            newest = max((c.time for c in changes if lo <= c.time <= hi), default=-math.inf)
-            self._after_batch(len(changes), "changes", dropped, newest)
+        if changes:
+            self._ingest(changes, self._changes.add, "changes")
 
     def consume(self, batch: RecordBatch) -> None:
         """Add every record of a batch."""
