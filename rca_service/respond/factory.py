@@ -1,0 +1,66 @@
+"""Build the respond stage from the operator's settings (one call for the service wiring)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rca_service.audit.chain import AuditLog
+from rca_service.errors import ConfigError
+from rca_service.respond.executors.base import Executor
+from rca_service.respond.executors.dry_run import DryRunExecutor
+from rca_service.respond.executors.simulator import SimulatorControl, SimulatorExecutor
+from rca_service.respond.executors.webhook import WebhookExecutor, WebhookExecutorConfig
+from rca_service.respond.manager import RemediationManager
+from rca_service.respond.playbook import PlaybookConfig
+from rca_service.respond.policy import PolicyConfig
+from rca_service.respond.slo import SloConfig, SloReader
+
+EXECUTORS = ("dry-run", "kubernetes", "webhook", "simulator")
+
+
+def executor_from_settings(settings: Any, simulator: SimulatorControl | None = None) -> Executor:
+    """The executor named by ``settings.executor``.
+
+    Args:
+        settings: `rca_service.settings.Settings` (reads executor, webhook_url, webhook_secret,
+            kubeconfig, kube_context, kube_host, kube_token when present).
+        simulator: the running simulation, required for "simulator".
+
+    Raises:
+        ConfigError: an unknown executor, or one whose settings are missing.
+    """
+    kind = settings.executor
+    if kind == "dry-run":
+        return DryRunExecutor()
+    if kind == "webhook":
+        return WebhookExecutor(WebhookExecutorConfig(url=settings.webhook_url, secret=getattr(settings, "webhook_secret", "")))
+    if kind == "simulator":
+        if simulator is None:
+            raise ConfigError("executor 'simulator' needs a running simulation (SimulatorControl)")
+        return SimulatorExecutor(simulator)
+    if kind == "kubernetes":
+        from rca_service.respond.executors.kubernetes import KubernetesExecutor
+
+        host = getattr(settings, "kube_host", "")
+        if host:
+            return KubernetesExecutor.from_host(host, token=getattr(settings, "kube_token", ""))
+        return KubernetesExecutor.from_kubeconfig(getattr(settings, "kubeconfig", "") or None,
+                                                  getattr(settings, "kube_context", "") or None)
+    raise ConfigError(f"unknown executor {kind!r}; known: {list(EXECUTORS)}")
+
+
+def build_remediation_manager(settings: Any, audit: AuditLog, slo_reader: SloReader,
+                              simulator: SimulatorControl | None = None,
+                              policy_overrides: dict[str, Any] | None = None) -> RemediationManager:
+    """A `RemediationManager` configured from settings, state under ``<data_dir>/respond/``.
+
+    With the simulator executor the playbook may use the service name as the workload name and
+    namespace "default" (simulated services carry no Kubernetes attributes).
+    """
+    executor = executor_from_settings(settings, simulator)
+    playbook = PlaybookConfig(fallback_to_service_name=True, default_namespace="default") if settings.executor == "simulator" else PlaybookConfig()
+    return RemediationManager(
+        PolicyConfig.from_settings(settings, **(policy_overrides or {})), executor, audit, slo_reader,
+        data_dir=Path(settings.data_dir), playbook=playbook, slo=SloConfig(verify_seconds=float(settings.verify_seconds)),
+    )
