@@ -115,6 +115,12 @@ def start_otlp_server(token: str = "", **config) -> OtlpServer:
 
 
 @pytest.fixture
+def free_port_fn() -> Callable[[], int]:
+    """A function returning a free TCP port on 127.0.0.1 each call."""
+    return free_port
+
+
+@pytest.fixture
 def otlp_server() -> Iterator[Callable[..., OtlpServer]]:
     """Factory: `otlp_server(token="", **IngestConfig fields)` → a running OtlpServer."""
     started: list[OtlpServer] = []
