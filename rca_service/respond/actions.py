@@ -17,6 +17,11 @@ _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 
 
+def _check_int(what: str, value: int, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InputError(f"{what} must be an integer in {low}..{high}")
+
+
 def _check_name(what: str, value: str) -> None:
     if not isinstance(value, str) or not _DNS1123.match(value):
         raise InputError(f"{what} {value!r} is not a valid Kubernetes name (DNS-1123)")
@@ -72,8 +77,7 @@ class ScaleOut(Action):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not isinstance(self.add_replicas, int) or not 1 <= self.add_replicas <= 100:
-            raise InputError("scale_out add_replicas must be an integer in 1..100")
+        _check_int("scale_out add_replicas", self.add_replicas, 1, 100)
 
     def describe(self) -> str:
         return f"{super().describe()} by {self.add_replicas} replica(s)"
@@ -112,8 +116,7 @@ class ShiftTraffic(Action):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not isinstance(self.weight_percent, int) or not 1 <= self.weight_percent <= 100:
-            raise InputError("shift_traffic weight_percent must be an integer in 1..100")
+        _check_int("shift_traffic weight_percent", self.weight_percent, 1, 100)
 
 
 ACTIONS: dict[str, type[Action]] = {

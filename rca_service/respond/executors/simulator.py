@@ -7,8 +7,10 @@ restart clears a leak, a rollback clears a bad deploy, a scale-out relieves satu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
+from rca_service.errors import RcaError
 from rca_service.respond.actions import Action, RestartWorkload, RevertConfig, RollbackRevision, ScaleOut
 from rca_service.respond.executors.base import ExecutionResult, jsonable
 
@@ -45,7 +47,7 @@ class SimulatorExecutor:
     Args:
         control: the running simulation.
         base_replicas: replicas a simulated service runs when the control cannot say
-            (the control may offer an optional ``replicas(service) -> int``).
+            (the control may offer ``replicas`` as a ``service -> int`` mapping or method).
     """
 
     name = "simulator"
@@ -59,11 +61,13 @@ class SimulatorExecutor:
 
     def _replicas(self, service: str) -> int:
         reader = getattr(self.control, "replicas", None)
-        if callable(reader):
-            try:
+        try:
+            if isinstance(reader, Mapping):
+                return int(reader.get(service, self.base_replicas))
+            if callable(reader):
                 return int(reader(service))
-            except (TypeError, ValueError, KeyError):
-                pass
+        except (TypeError, ValueError, KeyError, RcaError):
+            pass
         return self.base_replicas
 
     def dry_run(self, action: Action) -> ExecutionResult:
@@ -87,7 +91,7 @@ class SimulatorExecutor:
                 answer = self.control.rollback(action.service)
             else:
                 answer = self.control.restart(action.service)
-        except (KeyError, ValueError, RuntimeError) as exc:
+        except (KeyError, ValueError, RuntimeError, RcaError) as exc:
             return ExecutionResult(False, f"simulator refused {action.describe()}: {exc}", state=state)
         after = jsonable(self.control.active_faults())
         return ExecutionResult(True, f"{action.describe()} done in the simulator", state=state,
@@ -97,7 +101,7 @@ class SimulatorExecutor:
         if isinstance(action, ScaleOut) and "replicas" in applied_state:
             try:
                 answer = self.control.scale_out(action.service, int(applied_state["replicas"]))
-            except (KeyError, ValueError, RuntimeError) as exc:
+            except (KeyError, ValueError, RuntimeError, RcaError) as exc:
                 return ExecutionResult(False, f"simulator refused to scale back: {exc}")
             return ExecutionResult(True, f"scaled {action.service} back to {applied_state['replicas']} replica(s)",
                                    details={"answer": jsonable(answer)})
