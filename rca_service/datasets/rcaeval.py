@@ -316,6 +316,13 @@ def load_case_dir(case_dir: Path, ref: CaseRef, start: float | None, end: float 
     """Load one case folder into a `Case` (window [start, end), None = unbounded)."""
     batch, missing = read_case_records(case_dir, start, end, config.trace_sample)
     lo, hi = _batch_bounds(batch)
+    deps: list[tuple[str, str]] = []
+    topo = case_dir / "topology.json"
+    if topo.exists():  # written by our simulator; other RCAEval folders derive topology from traces
+        try:
+            deps = [(str(a), str(b)) for a, b in json.loads(topo.read_text()).get("edges", [])]
+        except (json.JSONDecodeError, ValueError, TypeError) as exc:
+            log.warning("%s: unreadable topology.json (%s)", case_dir, exc)
     return Case(
         name=ref.name,
         system=ref.system,
@@ -326,6 +333,7 @@ def load_case_dir(case_dir: Path, ref: CaseRef, start: float | None, end: float 
         start=float(start) if start is not None else lo,
         end=float(end) if end is not None else hi,
         missing=missing,
+        dependencies=deps,
         metadata={"path": str(case_dir)},
     )
 
