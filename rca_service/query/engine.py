@@ -30,7 +30,7 @@ from rca_service.query.parser import ParsedQuery, QueryParser
 from rca_service.query.services import Embedder, MiniLMEmbedder
 from rca_service.query.timeparse import TimeRange
 from rca_service.query.wording import (
-    confidence_word, describe_cause, fmt_range, fmt_time, incident_phrase, join_names, pct,
+    describe_cause, fmt_range, fmt_time, incident_phrase, join_names, pct,
 )
 from rca_service.store.frames import signal_family
 
@@ -83,7 +83,7 @@ class QueryConfig:
                 raise ConfigError(f"QueryConfig.{name} must be >= 1")
         if self.vector_hits < 0:
             raise ConfigError("QueryConfig.vector_hits must be >= 0")
-        self.tz  # validates the zone name
+        _ = self.tz  # validates the zone name
 
     @property
     def tz(self) -> tzinfo:
@@ -435,7 +435,7 @@ class QueryEngine:
         counts = (ts.get("series") or {}).get("change.count") or []
         runs: list[list[float]] = []  # [first step, last step, events] of consecutive steps with changes
         step = float(ts.get("step") or 60)
-        for t, c in zip(ts.get("times") or [], counts):
+        for t, c in zip(ts.get("times") or [], counts, strict=False):
             if not c:
                 continue
             if runs and t - runs[-1][1] <= step:

@@ -21,6 +21,24 @@ from rca_service.errors import AuthError, InputError, NotFoundError, OverloadedE
 from rca_service.localize.result import Evidence, RCAResult, RootCause
 from rca_service.store.api import VectorHit
 
+VIEWER_TOKEN = "viewer-token-0123456789"
+OPERATOR_TOKEN = "operator-token-0123456789"
+ADMIN_TOKEN = "admin-token-0123456789ab"
+TOKENS = f"{VIEWER_TOKEN}:viewer:vera,{OPERATOR_TOKEN}:operator:otto,{ADMIN_TOKEN}:admin"
+
+
+def fake_settings(**overrides) -> SimpleNamespace:
+    """The Settings fields the interfaces read, with test values."""
+    base = dict(api_tokens="", slack_signing_secret="", slack_roles="", slack_webhook_url="", llm_url="", llm_model="",
+                ingest_token="", host="127.0.0.1", base_url="http://127.0.0.1:4318")
+    base.update(overrides)
+    return SimpleNamespace(**base)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
 # Anchor of the simulated day: 2026-03-10 00:00 UTC. "now" in the question set is 16:00 that day.
 DAY = datetime(2026, 3, 10, tzinfo=timezone.utc).timestamp()
 NOW = DAY + 16 * 3600
@@ -77,8 +95,7 @@ class FakeService:
     """Implements the facade methods the interfaces call, over four simulated incidents."""
 
     def __init__(self, settings=None) -> None:
-        self.settings = settings or SimpleNamespace(api_tokens="", slack_signing_secret="", slack_roles="",
-                                                    llm_url="", llm_model="", base_url="http://127.0.0.1:4318")
+        self.settings = settings or fake_settings()
         self.ready = True
         self.accepting = True
         self.started = 0
@@ -277,3 +294,93 @@ class FakeService:
             "remediations": {"applied": 1, "rejected": 0, "proposed": 2},
             "audit": {"records": len(self.audit)},
         }
+
+
+# -- real local servers for the tests ------------------------------------------------------
+import json  # noqa: E402
+import socket  # noqa: E402
+import time  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class Receiver:
+    """A real HTTP server on 127.0.0.1 (http.server in a thread) that records what it is sent.
+
+    Plays a Slack response_url, an incoming webhook or an LLM endpoint. `script` lists the
+    (status, headers, body) answers to give in order; when it runs out, `default` is given.
+    """
+
+    def __init__(self, default=(200, {}, b"ok")) -> None:
+        self.requests: list[Received] = []
+        self.script: list[tuple[int, dict, bytes]] = []
+        self.default = default
+        self.arrived = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length)
+                receiver.requests.append(Received("POST", self.path, dict(self.headers), body))
+                status, headers, out = receiver.script.pop(0) if receiver.script else receiver.default
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+                receiver.arrived.set()
+
+            def log_message(self, *args):  # keep test output quiet
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait_for(self, n: int, timeout: float = 10.0) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while len(self.requests) < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.requests
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+@contextmanager
+def uvicorn_server(app):
+    """Serve an ASGI app with uvicorn on a free 127.0.0.1 port in a thread; yields its base URL."""
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if not server.started:
+        raise RuntimeError("uvicorn did not start")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
