@@ -12,7 +12,8 @@ import httpx
 import pytest
 import uvicorn
 
-from rca_service.api.ui import UiConfig, build_ui_router
+from rca_service.api.app import create_app
+from rca_service.api.ui import UiConfig
 from rca_service.errors import ConfigError
 from rca_service.settings import Settings
 
@@ -25,28 +26,15 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 OPERATOR, VIEWER = "op-token-123", "view-token-456"
 
 
-def _build_app(service):
-    try:
-        from rca_service.api.app import create_app
-    except ImportError:
-        # The API app has not landed yet: serve the same routes from the stand-in.
-        from ui_standin_api import create_standin_app
-
-        app = create_standin_app(service)
-        app.include_router(build_ui_router(service))
-        return app
-    return create_app(service, manage_lifecycle=False) if "manage_lifecycle" in create_app.__code__.co_varnames else create_app(service)
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, ) -> Iterator[tuple[str, ServiceDouble]]:
+def server(tmp_path_factory) -> Iterator[tuple[str, ServiceDouble]]:
     from conftest import free_port
 
     port = free_port()
     settings = Settings(data_dir=tmp_path_factory.mktemp("ui-data"), http_port=port,
                         api_tokens=f"{OPERATOR}:operator:olivia,{VIEWER}:viewer:victor")
     service = ServiceDouble(Path(settings.data_dir), settings)
-    config = uvicorn.Config(_build_app(service), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(create_app(service, manage_lifecycle=False), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -171,6 +159,7 @@ def test_incident_page_draws_graph_plots_evidence_and_audit(server, page) -> Non
     # Remediation and its audit trail.
     rem = page.locator('[data-remediation="rem-0001"]')
     assert "restart" in rem.inner_text() and rem.get_attribute("data-status") == "proposed"
+    assert "would restart default/payments" in rem.inner_text()
     assert page.locator("#audit tbody tr").count() == 3
     assert "intact" in page.locator("#audit-verify").inner_text()
 
@@ -197,3 +186,4 @@ def test_approve_shows_refusals_then_succeeds_with_an_operator_token(server, pag
     # The approval is in the audit trail on the page, and the buttons are gone.
     page.wait_for_selector('#audit tr[data-kind="remediation_approved"]', timeout=10000)
     assert page.locator('[data-remediation="rem-0001"] button.approve').count() == 0
+    assert page.locator('[data-remediation="rem-0001"] button.apply').count() == 1

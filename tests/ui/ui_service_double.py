@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import networkx as nx
@@ -19,25 +18,13 @@ from rca_service.audit.chain import AuditLog
 from rca_service.detect.incident import Incident, ServiceAnomaly, SignalScore
 from rca_service.errors import AuthError, NotFoundError, PolicyRefusal
 from rca_service.localize.result import Evidence, RCAResult, RootCause
+from rca_service.respond.remediation import Remediation
 from rca_service.settings import Settings
 
 STEP = 60
 # A template that would run script if the page rendered telemetry as HTML.
 HOSTILE_TEMPLATE = '<img src=x onerror="document.body.dataset.pwned=1"> failed to charge card <*>'
 TRACE_IDS = ["4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7a3ce929d0e0e4736"]
-
-
-@dataclass
-class DoubleRemediation:
-    id: str
-    incident_id: str
-    action: str
-    params: dict
-    status: str = "proposed"
-    approvals: list = field(default_factory=list)
-    history: list = field(default_factory=list)
-    dry_run: bool = True
-    reason: str = ""
 
 
 class ServiceDouble:
@@ -78,8 +65,12 @@ class ServiceDouble:
                 RootCause("orders", "latency", 0.9, 0.09, "span.latency_p99", [Evidence("metric", "p99 4x baseline", {"signal": "span.latency_p99"})]),
                 RootCause("gateway", "code_error", 0.3, 0.03, "span.error_rate"),
             ])
-        self.remediation = DoubleRemediation("rem-0001", self.incident.id, "restart",
-                                             {"namespace": "default", "workload": "payments"}, reason="restart clears a crash-looping process")
+        self.remediation = Remediation(
+            "rem-0001", self.incident.id, "restart", {"namespace": "default", "workload": "payments"}, "proposed",
+            created_at=end + 6, executor="dry-run", services=sorted(self.incident.services),
+            root_cause={"service": "payments", "kind": "code_error", "confidence": 0.86},
+            dry_run={"ok": True, "message": "would restart default/payments", "dry_run": True},
+            history=[{"time": end + 6, "event": "proposed", "user": "system", "detail": "restart"}])
         self.audit = AuditLog(data_dir / "audit")
         self.audit.append("incident_opened", {"fingerprint": self.incident.fingerprint}, self.incident.id)
         self.audit.append("rca_ranked", {"top": "payments", "confidence": "0.86"}, self.incident.id)
@@ -138,7 +129,7 @@ class ServiceDouble:
     def list_remediations(self, incident_id: str | None = None) -> list:
         return [self.remediation] if incident_id in (None, self.incident.id) else []
 
-    def _remediation(self, remediation_id: str) -> DoubleRemediation:
+    def _remediation(self, remediation_id: str) -> Remediation:
         if remediation_id != self.remediation.id:
             raise NotFoundError(f"no remediation {remediation_id}")
         return self.remediation
@@ -151,7 +142,7 @@ class ServiceDouble:
             raise PolicyRefusal("state", f"remediation is {rem.status}")
         rem.status = "approved"
         rem.approvals.append({"user": user, "role": role, "time": time.time()})
-        rem.history.append({"time": time.time(), "status": "approved", "user": user})
+        rem.history.append({"time": time.time(), "event": "approved", "user": user, "detail": ""})
         self.audit.append("remediation_approved", {"remediation": rem.id}, rem.incident_id, actor=user)
         return rem
 

@@ -340,12 +340,13 @@
 
   async function decide(rem, verb, reasonInput, out) {
     out.className = "decision muted";
-    out.textContent = `${verb === "approve" ? "Approving" : "Rejecting"}…`;
+    const done = { approve: "Approved", reject: "Rejected", apply: "Applied" }[verb];
+    out.textContent = `${verb}…`;
     try {
       const body = verb === "reject" ? { reason: reasonInput.value || "" } : {};
       const res = await api(`/remediations/${encodeURIComponent(rem.id)}/${verb}`, { method: "POST", body });
       const status = res && (res.status || (res.remediation && res.remediation.status));
-      decisions.set(rem.id, { cls: "decision ok", text: `${verb === "approve" ? "Approved" : "Rejected"}${status ? ` — now ${status}` : ""}.` });
+      decisions.set(rem.id, { cls: "decision ok", text: `${done}${status ? ` — now ${status}` : ""}.` });
     } catch (e) {
       // Show the API's refusal as it said it (role, policy rule, missing token...).
       decisions.set(rem.id, { cls: "decision error", text: `Refused — ${e.message}` });
@@ -353,29 +354,50 @@
     await refreshRemediation(rem.incident_id || BODY.dataset.incidentId);
   }
 
+  function executorLine(label, result) {
+    if (!result || typeof result !== "object") return null;
+    const mark = result.ok === false ? "✗" : "✓";
+    return el("p", { class: result.ok === false ? "error" : "muted" }, `${label}: ${mark} ${result.message || ""}`);
+  }
+
+  function verificationLine(v) {
+    if (!v || typeof v !== "object") return null;
+    return el("p", { class: v.recovered ? "ok" : "error" },
+      v.recovered ? `SLO recovered (checked ${fmtTime(v.time)})` : `SLO not recovered yet (checked ${fmtTime(v.time)})`);
+  }
+
   function remediationItem(rem) {
     const last = decisions.get(rem.id);
     const out = el("p", { class: last ? last.cls : "decision", role: "status" }, last ? last.text : "");
-    const pending = PENDING.has(String(rem.status));
+    const status = String(rem.status);
+    const pending = PENDING.has(status);
     const reason = el("input", { type: "text", class: "reason", placeholder: "reason (for reject)" });
     const history = [].concat(rem.history || []);
     const approvals = [].concat(rem.approvals || []);
-    return el("li", { class: "remediation", "data-remediation": rem.id, "data-status": rem.status },
+    const target = rem.target_label || (rem.root_cause && rem.root_cause.service) || rem.service;
+    return el("li", { class: "remediation", "data-remediation": rem.id, "data-status": status },
       el("div", { class: "rc-head" },
         el("strong", {}, actionText(rem)),
-        rem.target_label || rem.service ? el("span", { class: "chip" }, rem.target_label || rem.service) : null,
-        el("span", { class: `badge ${rem.status}` }, rem.status),
-        rem.dry_run ? el("span", { class: "chip" }, "dry run") : null),
+        target ? el("span", { class: "chip" }, target) : null,
+        el("span", { class: `badge ${status}` }, status),
+        rem.executor ? el("span", { class: "muted" }, `via ${rem.executor}`) : null),
       paramsOf(rem) ? el("p", { class: "mono" }, paramsOf(rem)) : null,
       rem.reason ? el("p", {}, String(rem.reason)) : null,
+      rem.refusal ? el("p", { class: "error" }, `Refused by policy rule '${rem.refusal.rule}': ${rem.refusal.message}`) : null,
+      executorLine("dry run", rem.dry_run),
+      executorLine("applied", rem.apply_result),
+      verificationLine(rem.verification),
+      executorLine("rolled back", rem.rollback_result),
       approvals.length ? el("p", { class: "muted" }, "approved by ", approvals.map((a) => (typeof a === "object" ? `${a.user || a.name} (${a.role || "?"})` : String(a))).join(", ")) : null,
       history.length ? el("ol", { class: "history" }, history.map((h) => el("li", {},
-        typeof h === "object" ? `${fmtTime(h.time || h.at)} ${h.status || h.event || h.kind || ""} ${h.user || h.actor || ""} ${h.detail || h.message || h.note || ""}` : String(h)))) : null,
+        typeof h === "object" ? `${fmtTime(h.time || h.at)} ${h.event || h.status || h.kind || ""} ${h.user || h.actor || ""} ${h.detail || h.message || h.note || ""}` : String(h)))) : null,
       pending ? el("div", { class: "actions" },
         el("button", { class: "approve", type: "button", onclick: () => decide(rem, "approve", reason, out) }, "Approve"),
         el("button", { class: "reject", type: "button", onclick: () => decide(rem, "reject", reason, out) }, "Reject"),
         reason,
         token() ? null : el("span", { class: "muted" }, " paste an operator token above first")) : null,
+      status === "approved" ? el("div", { class: "actions" },
+        el("button", { class: "apply", type: "button", onclick: () => decide(rem, "apply", reason, out) }, "Apply")) : null,
       out);
   }
 
