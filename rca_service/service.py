@@ -1,16 +1,7 @@
 """Wires the stages together: ingest → store → detect → localize → respond (+ audit).
 
-Routes, the CLI and the chat bot stay thin and call this object. Each stage only knows the
-interface of the next one; this module is the one place that knows them all.
-
-Component contracts (each owned by its sub-package):
-    ingest.pipeline.IngestPipeline(sink, IngestConfig)       queue + worker in front of the store
-    store.telemetry.TelemetryStore(StoreConfig, vectors)      windows, topology, templates
-    store.vectors.VectorStore(VectorConfig)                   qdrant collections + embedder
-    detect.streaming.StreamingDetector(store, DetectConfig)   scores closed steps, groups incidents
-    localize.ranker.Localizer.load(models_dir, version)       rank(incident, store) -> RCAResult
-    audit.chain.AuditLog(path, key_path)                      append / verify / records
-    respond.manager.RemediationManager(...)                   propose/approve/reject/apply/verify
+Routes, the CLI, the chat bot and the demo stay thin and call this object. Each stage only knows
+the interface of the next one; this module is the one place that knows them all.
 """
 
 from __future__ import annotations
@@ -18,113 +9,203 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import asdict
 from pathlib import Path
 
+from rca_service.errors import NotFoundError
 from rca_service.settings import Settings
 
 log = logging.getLogger(__name__)
 
+SAVE_EVERY_SECONDS = 60.0
+
 
 class RcaService:
-    """The running service: owns every stage and the background loop that drives detection."""
+    """The running service: owns every stage and the background loop that drives detection.
 
-    def __init__(self, settings: Settings) -> None:
+    Args:
+        settings: operator settings.
+        executor: optional remediation executor overriding Settings.executor (the demo passes
+            the simulator's executor so a fix really removes the injected fault).
+        start_transports: start the gRPC server (the HTTP side is the API app's).
+    """
+
+    def __init__(self, settings: Settings, executor=None, start_transports: bool = True) -> None:
         self.settings = settings
         self.data_dir = Path(settings.data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._executor_override = executor
+        self._start_transports = start_transports
         self._stop = threading.Event()
         self._loop: threading.Thread | None = None
+        self._lock = threading.RLock()
+        self._rca_cache: dict[str, object] = {}
+        self._last_save = time.monotonic()
+        self._timings = {"detector_seconds": 0.0, "ranker_seconds": 0.0}
+        self._counts = {"incidents": 0, "rca_runs": 0}
         self.ready = False
         self.accepting = False
-        # Components are created in start(): loading models is slow and must not happen at import.
         self.store = None
+        self.vectors = None
         self.ingest = None
+        self.grpc = None
         self.detector = None
         self.localizer = None
         self.audit = None
         self.remediation = None
+        self.notifier = None
+        self.query_engine = None
+        self.resource_attrs: dict[str, dict] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
-    def start(self) -> None:
-        """Create the stages, restore persisted state, start the background loop."""
-        raise NotImplementedError("wired by the integration step")
+    def start(self, background_loop: bool = True) -> None:
+        """Create the stages, restore persisted state, start transports and the loop."""
+        self._start_store_and_ingest()
+        self.accepting = True
+        self._start_models()
+        self._start_respond()
+        self._start_interfaces()
+        self.ready = True
+        if background_loop:
+            self._loop = threading.Thread(target=self._run_loop, name="rca-loop", daemon=True)
+            self._loop.start()
+
+    def _start_store_and_ingest(self) -> None:
+        from rca_service.ingest.pipeline import IngestConfig, IngestPipeline
+        from rca_service.store.telemetry import StoreConfig, TelemetryStore
+        from rca_service.store.vectors import VectorConfig, VectorStore
+
+        s = self.settings
+        self.vectors = VectorStore(VectorConfig(url=s.qdrant_url, api_key=s.qdrant_api_key,
+                                                path=self.data_dir / "qdrant", enabled=s.embeddings))
+        store_config = StoreConfig(step=s.step_seconds, retention_seconds=s.retention_hours * 3600)
+        store_dir = self.data_dir / "store"
+        if store_dir.exists():
+            self.store = TelemetryStore.load(store_dir, store_config, self.vectors)
+        else:
+            self.store = TelemetryStore(store_config, vectors=self.vectors)
+        self.ingest = IngestPipeline(sink=self.store, config=IngestConfig(
+            queue_size=s.ingest_queue_size, max_body_bytes=s.max_body_bytes))
+        self.ingest.start()
+        if self._start_transports:
+            from rca_service.ingest.grpc_server import OtlpGrpcServer
+
+            self.grpc = OtlpGrpcServer(self.ingest, s.host, s.grpc_port, s.max_body_bytes, token=s.ingest_token)
+            self.grpc.start()
+
+    def _start_models(self) -> None:
+        from rca_service.detect.streaming import DetectConfig, StreamingDetector
+        from rca_service.detect.train import load_detector
+        from rca_service.localize.ranker import load_localizer
+
+        s = self.settings
+        model = load_detector(s.models_dir, s.detector_version)
+        self.detector = StreamingDetector(self.store, DetectConfig(), model)
+        detect_dir = self.data_dir / "detect"
+        if detect_dir.exists():
+            self.detector.load(detect_dir)
+        self.localizer = load_localizer(s.models_dir, s.localizer_version)
+
+    def _start_respond(self) -> None:
+        from rca_service.audit.chain import AuditLog
+        from rca_service.respond.wiring import build_remediation_manager
+
+        audit_dir = self.data_dir / "audit"
+        audit_dir.mkdir(parents=True, exist_ok=True)
+        self.audit = AuditLog(audit_dir / "chain.jsonl", key_path=audit_dir / "signing.key")
+        self.remediation = build_remediation_manager(self.settings, self.audit, self._slo_reader,
+                                                     self.data_dir / "remediations", self._executor_override)
+
+    def _start_interfaces(self) -> None:
+        from rca_service.query.engine import QueryEngine
+
+        self.query_engine = QueryEngine(self)
+        if self.settings.slack_webhook_url:
+            from rca_service.chatops.notify import Notifier
+
+            self.notifier = Notifier(self.settings.slack_webhook_url, self.settings.base_url)
 
     def stop(self) -> None:
-        """Drain ingest, persist state, stop the loop."""
+        """Drain ingest, persist state, stop the loop and transports."""
         self._stop.set()
         if self._loop:
             self._loop.join(timeout=10)
+        if self.grpc:
+            self.grpc.stop()
+        if self.ingest:
+            self.ingest.stop(drain=True)
+        self.accepting = False
+        self.save()
+        if self.vectors:
+            self.vectors.close()
+        self.ready = False
 
+    def save(self) -> None:
+        """Persist windows, topology, templates and detector state."""
+        with self._lock:
+            if self.store is not None:
+                self.store.save(self.data_dir / "store")
+            if self.detector is not None:
+                self.detector.save(self.data_dir / "detect")
+        self._last_save = time.monotonic()
+
+    # -- the loop ----------------------------------------------------------------------
     def tick(self, now: float | None = None) -> list:
-        """One pass of the loop: close steps up to `now`, score them, open/extend incidents,
-        rank new incidents, propose remediations. Returns incidents opened in this pass."""
-        raise NotImplementedError("wired by the integration step")
+        """One pass: close steps up to `now`, score them, open or extend incidents, rank new
+        incidents, propose remediations, verify applied ones. Returns incidents opened now."""
+        now = time.time() if now is None else now
+        with self._lock:
+            self.store.close_until(now)
+            t0 = time.perf_counter()
+            opened = self.detector.step(now)
+            self._timings["detector_seconds"] = time.perf_counter() - t0
+            for incident in opened:
+                self._on_incident_opened(incident)
+            self.remediation.verify_pending(now)
+        if time.monotonic() - self._last_save > SAVE_EVERY_SECONDS:
+            self.save()
+        return opened
 
-    # -- read side used by the API, chat bot, query engine and demo ------------------------
-    # Implemented in the integration step on top of the components; signatures are stable.
-    def list_incidents(self, start: float | None = None, end: float | None = None,
-                       service: str | None = None, status: str | None = None) -> list:
-        """Incidents (detect.incident.Incident), newest first, filtered."""
-        raise NotImplementedError
+    def _on_incident_opened(self, incident) -> None:
+        self._counts["incidents"] += 1
+        self.audit.append("incident_opened", {
+            "incident": incident.id, "start": incident.start,
+            "services": sorted(incident.services), "fingerprint": incident.fingerprint,
+        }, incident_id=incident.id)
+        if self.vectors is not None:
+            self.vectors.enqueue_text("incidents", incident.id, self._incident_summary(incident),
+                                      {"incident_id": incident.id, "time": incident.start,
+                                       "service": sorted(incident.services)})
+        result = self.rca(incident.id)
+        proposal = None
+        if not result.inconclusive:
+            proposal = self.remediation.propose(incident, result, self.resource_attrs_for(result))
+        if self.notifier is not None:
+            self.notifier.incident_opened(incident, result)
+            if proposal is not None and proposal.status == "proposed":
+                self.notifier.remediation_proposed(proposal)
 
-    def get_incident(self, incident_id: str):
-        """One Incident; raises errors.NotFoundError."""
-        raise NotImplementedError
+    @staticmethod
+    def _incident_summary(incident) -> str:
+        parts = []
+        for name, anomaly in sorted(incident.services.items(), key=lambda kv: -kv[1].peak_score):
+            sig = ", ".join(s.signal for s in anomaly.signals[:3])
+            parts.append(f"{name} anomalous ({sig})")
+        return "; ".join(parts)
 
-    def rca(self, incident_id: str, refresh: bool = False):
-        """The incident's localize.result.RCAResult, computed once and cached unless refresh."""
-        raise NotImplementedError
+    def resource_attrs_for(self, result) -> dict[str, dict]:
+        """Resource attributes (namespace, workload) of the ranked services, from ingest."""
+        attrs_of = getattr(self.store, "resource_attributes", None)
+        out = {}
+        for rc in result.root_causes:
+            out[rc.service] = dict(attrs_of(rc.service)) if attrs_of else {}
+        return out
 
-    def topology(self, start: float | None = None, end: float | None = None):
-        """networkx.DiGraph of service calls in [start, end) (edge attrs calls, errors)."""
-        raise NotImplementedError
+    def _slo_reader(self, service: str, since: float, baseline_end: float) -> dict:
+        """Current vs baseline SLO signals of a service (error rate, p99 latency), from windows."""
+        from rca_service.respond.slo import read_slo
 
-    def timeseries(self, service: str, start: float, end: float, signals: list[str] | None = None) -> dict:
-        """{"service", "step", "times": [...], "series": {signal: [value|None,...]}} for plots."""
-        raise NotImplementedError
-
-    def service_status(self, service: str) -> dict:
-        """{"service", "anomalous": bool, "score", "detector", "signals": {...latest values},
-        "open_incidents": [ids]} for "is X ok?"; raises NotFoundError for an unknown service."""
-        raise NotImplementedError
-
-    def services(self) -> list[str]:
-        raise NotImplementedError
-
-    def search(self, text: str, kind: str | None = None, service: str | None = None, limit: int = 5) -> list:
-        """store.api.VectorHit list from the vector store."""
-        raise NotImplementedError
-
-    def similar_incidents(self, incident_id: str, limit: int = 3) -> list[dict]:
-        """[{"incident_id", "score", "root_cause", "resolution"}] of past incidents like this one."""
-        raise NotImplementedError
-
-    def list_remediations(self, incident_id: str | None = None) -> list:
-        raise NotImplementedError
-
-    def approve_remediation(self, remediation_id: str, user: str, role: str):
-        raise NotImplementedError
-
-    def reject_remediation(self, remediation_id: str, user: str, role: str, reason: str = ""):
-        raise NotImplementedError
-
-    def apply_remediation(self, remediation_id: str, user: str, role: str):
-        raise NotImplementedError
-
-    def audit_records(self, incident_id: str | None = None) -> list[dict]:
-        raise NotImplementedError
-
-    def audit_verify(self) -> dict:
-        """{"ok": bool, "records": n, "first_bad": index|None, "reason": str}."""
-        raise NotImplementedError
-
-    def query(self, question: str, now: float | None = None) -> dict:
-        """Plain-language answer: {"answer", "incident_id", "root_causes", "evidence", ...}."""
-        raise NotImplementedError
-
-    def stats(self) -> dict:
-        """Counters and gauges for /metrics: ingest, queue depth, windows, latencies, outcomes."""
-        raise NotImplementedError
+        return read_slo(self.store, service, since, baseline_end)
 
     def _run_loop(self) -> None:
         while not self._stop.wait(1.0):
@@ -132,3 +213,131 @@ class RcaService:
                 self.tick(time.time())
             except Exception:  # the loop must survive one bad pass; the error is logged
                 log.exception("background tick failed")
+
+    # -- read side used by the API, chat bot, query engine and demo ------------------------
+    def list_incidents(self, start: float | None = None, end: float | None = None,
+                       service: str | None = None, status: str | None = None) -> list:
+        """Incidents (detect.incident.Incident), newest first, filtered."""
+        out = []
+        for inc in self.detector.incidents():
+            inc_end = inc.end if inc.end is not None else float("inf")
+            if start is not None and inc_end < start:
+                continue
+            if end is not None and inc.start >= end:
+                continue
+            if service is not None and service not in inc.services:
+                continue
+            if status is not None and inc.status != status:
+                continue
+            out.append(inc)
+        return sorted(out, key=lambda i: i.start, reverse=True)
+
+    def get_incident(self, incident_id: str):
+        """One Incident; raises errors.NotFoundError."""
+        inc = self.detector.get(incident_id)
+        if inc is None:
+            raise NotFoundError(f"no incident {incident_id!r}")
+        return inc
+
+    def rca(self, incident_id: str, refresh: bool = False):
+        """The incident's RCAResult, computed once (and audited) unless refresh."""
+        incident = self.get_incident(incident_id)
+        with self._lock:
+            if not refresh and incident_id in self._rca_cache:
+                return self._rca_cache[incident_id]
+            t0 = time.perf_counter()
+            result = self.localizer.rank(incident, self.store)
+            self._timings["ranker_seconds"] = time.perf_counter() - t0
+            self._counts["rca_runs"] += 1
+            self.audit.append("rca_ranked", {
+                "incident": incident_id,
+                "ranking": [{"service": r.service, "kind": r.kind, "score": round(r.score, 6),
+                             "confidence": round(r.confidence, 6)} for r in result.root_causes[:5]],
+                "inconclusive": result.inconclusive,
+                "model": result.model, "inputs_fingerprint": result.inputs_fingerprint,
+                "detector_sha256": getattr(self.detector, "model_hashes", lambda: {})(),
+            }, incident_id=incident_id)
+            self._rca_cache[incident_id] = result
+            return result
+
+    def topology(self, start: float | None = None, end: float | None = None):
+        return self.store.topology(start, end)
+
+    def timeseries(self, service: str, start: float, end: float, signals: list[str] | None = None) -> dict:
+        if service not in self.store.services():
+            raise NotFoundError(f"no service {service!r}")
+        frame = self.store.frame(service, start, end)
+        names = signals or frame.signals
+        series = {}
+        for name in names:
+            col = frame.column(name)
+            series[name] = [None if v != v else float(v) for v in col]  # NaN -> None for JSON
+        return {"service": service, "step": frame.step, "times": [int(t) for t in frame.times], "series": series}
+
+    def service_status(self, service: str) -> dict:
+        if service not in self.store.services():
+            raise NotFoundError(f"no service {service!r}")
+        scores = self.detector.latest_scores().get(service, {})
+        open_ids = [i.id for i in self.list_incidents(service=service, status="open")]
+        latest = self.store.latest_closed_step()
+        signals = {}
+        if latest is not None:
+            frame = self.store.frame(service, latest, latest + self.store.step)
+            if len(frame.times):
+                signals = {n: (None if v != v else float(v)) for n, v in zip(frame.signals, frame.values[-1])}
+        return {"service": service, "anomalous": bool(scores.get("anomalous", False)) or bool(open_ids),
+                "score": scores.get("score"), "detector": scores.get("detector"),
+                "top_signals": scores.get("signals", []), "signals": signals, "open_incidents": open_ids}
+
+    def services(self) -> list[str]:
+        return self.store.services()
+
+    def search(self, text: str, kind: str | None = None, service: str | None = None, limit: int = 5) -> list:
+        return self.store.search_vectors(text, kind=kind, service=service, limit=limit)
+
+    def similar_incidents(self, incident_id: str, limit: int = 3) -> list[dict]:
+        incident = self.get_incident(incident_id)
+        hits = self.search(self._incident_summary(incident), kind="incidents", limit=limit + 1)
+        out = []
+        for hit in hits:
+            other = hit.payload.get("incident_id")
+            if not other or other == incident_id:
+                continue
+            result = self._rca_cache.get(other)
+            top = result.root_causes[0].service if result and result.root_causes else None
+            rems = [r for r in self.list_remediations(other) if r.status in ("verified", "applied")]
+            out.append({"incident_id": other, "score": hit.score, "root_cause": top,
+                        "resolution": rems[0].action if rems else None})
+        return out[:limit]
+
+    def list_remediations(self, incident_id: str | None = None) -> list:
+        return self.remediation.list(incident_id)
+
+    def approve_remediation(self, remediation_id: str, user: str, role: str):
+        return self.remediation.approve(remediation_id, user, role)
+
+    def reject_remediation(self, remediation_id: str, user: str, role: str, reason: str = ""):
+        return self.remediation.reject(remediation_id, user, role, reason)
+
+    def apply_remediation(self, remediation_id: str, user: str, role: str):
+        return self.remediation.apply(remediation_id, user, role)
+
+    def audit_records(self, incident_id: str | None = None) -> list[dict]:
+        return self.audit.records(incident_id)
+
+    def audit_verify(self) -> dict:
+        result = self.audit.verify()
+        return asdict(result) if hasattr(result, "__dataclass_fields__") else dict(result)
+
+    def query(self, question: str, now: float | None = None) -> dict:
+        return self.query_engine.answer(question, now)
+
+    def stats(self) -> dict:
+        out = {"ready": self.ready, "accepting": self.accepting, **self._timings, **self._counts}
+        if self.ingest is not None:
+            out["ingest"] = self.ingest.stats()
+        if self.store is not None and hasattr(self.store, "stats"):
+            out["store"] = self.store.stats()
+        if self.remediation is not None and hasattr(self.remediation, "stats"):
+            out["remediations"] = self.remediation.stats()
+        return out
