@@ -68,6 +68,8 @@ class SpanAccumulator:
         last_res = None
         b = None
         edges: dict = {}
+        cache: dict[str, tuple] = {}
+        seen_res: set[int] = set()
         for s in spans:
             t = s.start
             if t < lo or t > hi:
@@ -76,8 +78,11 @@ class SpanAccumulator:
             svc = s.service
             st = int(t // stepw) * stepw
             if st != last_st or svc != last_svc:
-                b = table.bucket(svc, st)
-                edges = table.steps[st].edges
+                # batches interleave services: a per-batch cache avoids the table lookups
+                hit = cache.get(svc)
+                if hit is None or hit[0] != st:
+                    hit = cache[svc] = (st, table.bucket(svc, st), table.steps[st].edges)
+                b, edges = hit[1], hit[2]
                 last_svc, last_st = svc, st
             e = s.end
             if e > newest:
@@ -127,8 +132,12 @@ class SpanAccumulator:
             res = s.resource
             if res is not last_res:
                 last_res = res
-                if res and on_resource is not None:
-                    on_resource(svc, res, t)
+                # ingest shares one resource dict among the spans of a resource: look once a batch
+                rid = id(res)
+                if rid not in seen_res:
+                    seen_res.add(rid)
+                    if res and on_resource is not None:
+                        on_resource(svc, res, t)
 
             if len(sigs) < max_sigs:
                 sig = (svc, s.name, err)
