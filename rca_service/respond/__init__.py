@@ -2,7 +2,7 @@
 
 from rca_service.respond.actions import ACTIONS, Action, RestartWorkload, RevertConfig, RollbackRevision, ScaleOut, ShiftTraffic
 from rca_service.respond.executors import DryRunExecutor, ExecutionResult, Executor, SimulatorControl, SimulatorExecutor
-from rca_service.respond.factory import build_remediation_manager, executor_from_settings
+from rca_service.respond.wiring import build_remediation_manager, executor_from_settings
 from rca_service.respond.manager import RemediationManager
 from rca_service.respond.playbook import Playbook, PlaybookConfig
 from rca_service.respond.policy import Policy, PolicyConfig

@@ -31,7 +31,8 @@ from rca_service.respond.executors.base import ExecutionResult, Executor
 from rca_service.respond.playbook import Playbook, PlaybookConfig
 from rca_service.respond.policy import Policy, PolicyConfig
 from rca_service.respond.remediation import (
-    APPLIED, APPROVED, FAILED, FINAL_STATUSES, PROPOSED, REFUSED, REJECTED, ROLLED_BACK, VERIFIED, Remediation,
+    APPLIED, APPROVED, FAILED, FINAL_STATUSES, PROPOSED, REFUSED, REJECTED, ROLLED_BACK, STATUSES, VERIFIED,
+    Remediation,
 )
 from rca_service.respond.slo import SloConfig, SloReader, SloReading, judge
 from rca_service.respond.state import RemediationStore
@@ -47,15 +48,15 @@ class RemediationManager:
         executor: carries out actions (`Executor` protocol).
         audit: the audit chain every step is written to.
         slo_reader: reads SLO signals for verification (`SloReader` protocol).
-        data_dir: where ``respond/remediations.json`` is kept; default: the audit chain's
-            data dir (the parent of its ``audit/`` folder).
+        state_dir: folder of ``remediations.json``; default ``<data_dir>/respond`` where
+            data_dir is the parent of the audit chain's ``audit/`` folder.
         playbook: root-cause kind → actions, and where parameters come from.
         slo: how recovery is judged and how long it may take (`SloConfig.verify_seconds`).
         clock: unix-seconds clock, used when a step is not given `now`.
     """
 
     def __init__(self, policy: PolicyConfig | Policy, executor: Executor, audit: AuditLog, slo_reader: SloReader, *,
-                 data_dir: Path | None = None, playbook: PlaybookConfig | Playbook | None = None,
+                 state_dir: Path | None = None, playbook: PlaybookConfig | Playbook | None = None,
                  slo: SloConfig | None = None, clock: Callable[[], float] = time.time) -> None:
         self.policy = policy if isinstance(policy, Policy) else Policy(policy)
         self.executor = executor
@@ -64,8 +65,8 @@ class RemediationManager:
         self.playbook = playbook if isinstance(playbook, Playbook) else Playbook(playbook)
         self.slo = slo or SloConfig()
         self._clock = clock
-        base = Path(data_dir) if data_dir is not None else Path(audit.path).parent.parent
-        self.store = RemediationStore(base / "respond" / "remediations.json")
+        folder = Path(state_dir) if state_dir is not None else Path(audit.path).parent.parent / "respond"
+        self.store = RemediationStore(folder / "remediations.json")
         self._lock = threading.RLock()
 
     # -- reading ------------------------------------------------------------------------
@@ -74,6 +75,18 @@ class RemediationManager:
         with self._lock:
             items = [r for r in self.store.items.values() if incident_id is None or r.incident_id == incident_id]
         return sorted(items, key=lambda r: r.created_at, reverse=True)
+
+    def stats(self) -> dict[str, Any]:
+        """Counts for /metrics: {"total", "by_status": {status: n}, "by_action": {action: n}}."""
+        with self._lock:
+            items = list(self.store.items.values())
+        by_status = {s: 0 for s in STATUSES}
+        by_action: dict[str, int] = {}
+        for r in items:
+            by_status[r.status] = by_status.get(r.status, 0) + 1
+            if r.action:
+                by_action[r.action] = by_action.get(r.action, 0) + 1
+        return {"total": len(items), "by_status": by_status, "by_action": by_action}
 
     def get(self, remediation_id: str) -> Remediation:
         """One remediation; `NotFoundError` when there is none with that id."""
@@ -130,6 +143,8 @@ class RemediationManager:
                 return self._refuse_proposal(rem, exc, now)
             action = chosen or supported[0]
             rem.action, rem.params, rem.dry_run = action.name, action.params(), dry.to_dict()
+            rem.description = (f"{action.describe()}: root cause {top.service} ({top.kind}, "
+                               f"confidence {top.confidence:.2f})")
             rem.status = PROPOSED if chosen is not None else FAILED
             rem.note(now, "proposed" if chosen is not None else "dry_run_failed", tried=tried)
             self.audit.append(kinds.REMEDIATION_PROPOSED, {**self._body(rem), "dry_run": rem.dry_run, "tried": tried,
@@ -156,6 +171,7 @@ class RemediationManager:
     def _refuse_proposal(self, rem: Remediation, exc: PolicyRefusal, now: float) -> Remediation:
         rem.status = REFUSED
         rem.refusal = {"rule": exc.rule, "message": str(exc)}
+        rem.description = f"no action: {exc}"
         rem.note(now, "refused", rule=exc.rule, message=str(exc))
         self._audit_refusal(rem, exc, "propose", "system", "")
         self._save(rem)
@@ -284,7 +300,7 @@ class RemediationManager:
             self._save(rem)
             return rem
 
-    def verify_due(self, now: float | None = None) -> list[Remediation]:
+    def verify_pending(self, now: float | None = None) -> list[Remediation]:
         """Verify every applied remediation (for the service's loop); returns those that changed status."""
         now = self._now(now)
         changed = []

@@ -32,6 +32,7 @@ class Remediation:
         status: one of `STATUSES`.
         created_at: unix seconds.
         executor: name of the executor that dry-ran / applies it.
+        description: one readable line (what, on what, why; or why nothing).
         root_cause: {"service", "kind", "confidence", "score", "signal"} of the cause acted on.
         services: the incident's services (their SLOs are checked by verify).
         incident_start: start of the incident (end of the SLO baseline window).
@@ -55,6 +56,7 @@ class Remediation:
     status: str
     created_at: float
     executor: str = ""
+    description: str = ""
     root_cause: dict[str, Any] = field(default_factory=dict)
     services: list[str] = field(default_factory=list)
     incident_start: float = 0.0

@@ -134,3 +134,9 @@ def _nan_stat(fn: Any, values: np.ndarray) -> float | None:
     if values.size == 0 or np.all(np.isnan(values)):
         return None
     return float(fn(values))
+
+
+def read_slo(store: Any, service: str, baseline: tuple[float, float], current: tuple[float, float],
+             signals: tuple[str, ...] = (SPAN_ERROR_RATE, SPAN_LATENCY_P99)) -> list[SloReading]:
+    """One `FrameSloReader` call: `service`'s signals over the baseline and current windows."""
+    return FrameSloReader(store, signals)(service, baseline, current)

@@ -8,7 +8,7 @@ import pytest
 
 from respond_helpers import FakeSystem, k8s_attrs, make_incident, make_rca
 from rca_service.audit.chain import AuditLog
-from rca_service.errors import InputError, NotFoundError
+from rca_service.errors import AuditError, InputError, NotFoundError
 from rca_service.respond.executors.simulator import SimulatorControl, SimulatorExecutor
 from rca_service.respond.manager import RemediationManager
 from rca_service.respond.policy import PolicyConfig
@@ -19,7 +19,7 @@ T0 = 10_200.0
 
 def _manager(system: FakeSystem, audit: AuditLog, tmp_path: Path, **policy) -> RemediationManager:
     return RemediationManager(PolicyConfig(dry_run=False, **policy), SimulatorExecutor(system), audit,
-                              system.slo_reader, data_dir=tmp_path, slo=SloConfig(verify_seconds=300))
+                              system.slo_reader, state_dir=tmp_path, slo=SloConfig(verify_seconds=300))
 
 
 def _kinds(audit: AuditLog, incident_id: str = "inc-1") -> list[str]:
@@ -61,9 +61,9 @@ def test_unrecovered_remediation_is_rolled_back(system, audit, tmp_path):
 
     rem = mgr.verify(rem.id, now=T0 + 120)  # not recovered, still within verify_seconds
     assert rem.status == "applied" and rem.verification["recovered"] is False
-    assert mgr.verify_due(now=T0 + 200) == []
+    assert mgr.verify_pending(now=T0 + 200) == []
 
-    changed = mgr.verify_due(now=T0 + 301)
+    changed = mgr.verify_pending(now=T0 + 301)
     assert [r.id for r in changed] == [rem.id]
     rem = mgr.get(rem.id)
     assert rem.status == "rolled_back" and rem.rollback_result["ok"]
@@ -126,8 +126,33 @@ def test_every_dry_run_failing_marks_failed(system, audit, tmp_path):
         def dry_run(self, action):
             raise RuntimeError("simulator is down")
 
-    mgr = RemediationManager(PolicyConfig(dry_run=False), Broken(system), audit, system.slo_reader, data_dir=tmp_path)
+    mgr = RemediationManager(PolicyConfig(dry_run=False), Broken(system), audit, system.slo_reader, state_dir=tmp_path)
     rem = mgr.propose(make_incident(), make_rca(), k8s_attrs(), now=T0)
     assert rem.status == "failed" and "simulator is down" in rem.dry_run["message"]
     assert [t["action"] for t in rem.history[-1]["detail"]["tried"]] == ["scale_out", "restart"]
     assert audit.verify().ok
+
+
+def test_stats_count_outcomes(system, audit, tmp_path):
+    system.inject("svc-b", "cpu")
+    mgr = _manager(system, audit, tmp_path)
+    rem = mgr.propose(make_incident(), make_rca(), k8s_attrs(), now=T0)
+    mgr.approve(rem.id, "alice", "operator", now=T0)
+    mgr.apply(rem.id, "alice", "operator", now=T0)
+    mgr.verify(rem.id, now=T0 + 60)
+    mgr.propose(make_incident(incident_id="inc-2"), make_rca(incident_id="inc-2", inconclusive=True), k8s_attrs())
+    stats = mgr.stats()
+    assert stats["total"] == 2 and stats["by_status"]["verified"] == 1 and stats["by_status"]["refused"] == 1
+    assert stats["by_action"] == {"scale_out": 1}
+
+
+def test_a_broken_audit_chain_blocks_every_action(system, audit, tmp_path):
+    mgr = _manager(system, audit, tmp_path)
+    rem = mgr.propose(make_incident(), make_rca(), k8s_attrs(), now=T0)
+    mgr.approve(rem.id, "alice", "operator", now=T0)
+    lines = audit.path.read_bytes().splitlines(keepends=True)
+    audit.path.write_bytes(b"".join(lines[1:]))  # someone removed the first record
+    fresh = _manager(system, AuditLog(audit.path), tmp_path)
+    with pytest.raises(AuditError):
+        fresh.apply(rem.id, "alice", "operator", now=T0 + 1)
+    assert system.calls == [] and fresh.get(rem.id).status == "approved"

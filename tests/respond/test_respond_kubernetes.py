@@ -103,7 +103,7 @@ def test_manager_flow_on_kubernetes_rolls_back_an_unrecovered_scale_out(kube, ex
     system.inject("checkout", "leak")  # the fake SLO stays broken
     audit = AuditLog(tmp_path / "audit" / "chain.jsonl")
     mgr = RemediationManager(PolicyConfig(dry_run=False, allowed_namespaces=(NS,)), executor, audit,
-                             system.slo_reader, data_dir=tmp_path)
+                             system.slo_reader, state_dir=tmp_path)
     attrs = {"checkout": {"k8s.namespace.name": NS, "k8s.deployment.name": "checkout"}}
     rem = mgr.propose(make_incident(("checkout",)), make_rca(service="checkout"), attrs, now=1000.0)
     assert rem.status == "proposed" and rem.dry_run["state"]["replicas"] == 2

@@ -10,7 +10,7 @@ from rca_service.localize.result import RootCause
 from rca_service.respond.actions import ScaleOut, action_from_dict
 from rca_service.respond.executors.dry_run import DryRunExecutor
 from rca_service.respond.executors.webhook import WebhookExecutor
-from rca_service.respond.factory import executor_from_settings
+from rca_service.respond.wiring import executor_from_settings
 from rca_service.respond.playbook import Playbook, PlaybookConfig
 from rca_service.respond.slo import FrameSloReader, SloConfig, SloReading, judge
 from rca_service.respond.state import RemediationStore
@@ -112,3 +112,31 @@ def test_corrupt_state_file_is_a_config_error(tmp_path):
     path.write_text("{not json")
     with pytest.raises(ConfigError):
         RemediationStore(path)
+
+
+def test_wiring_takes_an_executor_or_a_simulator(tmp_path):
+    from respond_helpers import FakeSystem
+    from rca_service.audit.chain import AuditLog
+    from rca_service.respond.executors.simulator import SimulatorExecutor
+    from rca_service.respond.wiring import build_remediation_manager
+
+    audit = AuditLog(tmp_path / "audit" / "chain.jsonl")
+    settings = Settings(data_dir=tmp_path, two_person_approval=True, verify_seconds=42)
+    default = build_remediation_manager(settings, audit, lambda *a: [])
+    assert isinstance(default.executor, DryRunExecutor) and default.policy.config.dry_run
+    assert default.store.path == tmp_path / "respond" / "remediations.json"
+    assert default.policy.config.two_person_approval and default.slo.verify_seconds == 42
+    dry = DryRunExecutor()
+    assert build_remediation_manager(settings, audit, lambda *a: [], tmp_path / "x", dry).executor is dry
+    sim = build_remediation_manager(settings, audit, lambda *a: [], None, FakeSystem())
+    assert isinstance(sim.executor, SimulatorExecutor) and sim.playbook.config.fallback_to_service_name
+    with pytest.raises(ConfigError):
+        build_remediation_manager(settings, audit, lambda *a: [], None, object())
+
+
+def test_read_slo_over_a_store():
+    from rca_service.respond.slo import read_slo
+
+    store = _FrameStore([0, 60, 120], [0.0, 0.0, 0.4], [0.1, 0.1, 0.9])
+    err, lat = read_slo(store, "pay", (0, 120), (120, 180))
+    assert (err.baseline, err.current, lat.current) == (0.0, 0.4, 0.9)

@@ -23,7 +23,7 @@ def _mgr(system: FakeSystem, audit: AuditLog, tmp_path: Path, playbook: Playbook
          executor=None, **policy) -> RemediationManager:
     policy.setdefault("dry_run", False)
     return RemediationManager(PolicyConfig(**policy), executor or SimulatorExecutor(system), audit, system.slo_reader,
-                              data_dir=tmp_path, playbook=playbook)
+                              state_dir=tmp_path, playbook=playbook)
 
 
 def _last_refusal(audit: AuditLog) -> dict:

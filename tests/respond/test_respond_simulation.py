@@ -12,7 +12,7 @@ import pytest
 from respond_helpers import make_incident, make_rca
 from rca_service.audit.chain import AuditLog
 from rca_service.records import SpanKind
-from rca_service.respond.factory import build_remediation_manager
+from rca_service.respond.wiring import build_remediation_manager
 from rca_service.respond.slo import SloReading
 from rca_service.settings import Settings
 from rca_service.store.frames import SPAN_ERROR_RATE, SPAN_LATENCY_P99
@@ -65,9 +65,9 @@ def _setup(tmp_path, fault: str):
     service = next(s for s in sim.services if sim.topology.services[s].tier != "entry")
     sim.inject(fault, service)
     now = windows.run(3)
-    settings = Settings(data_dir=tmp_path, executor="simulator", dry_run=False, verify_seconds=300)
+    settings = Settings(state_dir=tmp_path, executor="simulator", dry_run=False, verify_seconds=300)
     audit = AuditLog(tmp_path / "audit" / "chain.jsonl")
-    mgr = build_remediation_manager(settings, audit, windows, simulator=sim)
+    mgr = build_remediation_manager(settings, audit, windows, tmp_path / "remediations", sim)
     incident = make_incident((service,), start=start)
     return sim, windows, mgr, audit, service, incident, now
 

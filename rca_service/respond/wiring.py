@@ -50,17 +50,36 @@ def executor_from_settings(settings: Any, simulator: SimulatorControl | None = N
     raise ConfigError(f"unknown executor {kind!r}; known: {list(EXECUTORS)}")
 
 
-def build_remediation_manager(settings: Any, audit: AuditLog, slo_reader: SloReader,
-                              simulator: SimulatorControl | None = None,
+def build_remediation_manager(settings: Any, audit: AuditLog, slo_reader: SloReader, state_dir: Path | None = None,
+                              executor: Executor | SimulatorControl | None = None, *,
                               policy_overrides: dict[str, Any] | None = None) -> RemediationManager:
-    """A `RemediationManager` configured from settings, state under ``<data_dir>/respond/``.
+    """A `RemediationManager` configured from settings.
+
+    Args:
+        settings: `rca_service.settings.Settings` (dry_run, allowed_namespaces, allowed_services,
+            min_confidence, two_person_approval, executor, verify_seconds, webhook/kube fields).
+        audit: the audit chain.
+        slo_reader: `SloReader`, e.g. ``FrameSloReader(store)``.
+        state_dir: folder of ``remediations.json`` (default ``<data_dir>/respond``).
+        executor: overrides ``settings.executor``: an `Executor`, or a `SimulatorControl`
+            (the running simulation) which is wrapped in a `SimulatorExecutor`.
+        policy_overrides: extra `PolicyConfig` fields (rate limits, blast radius...).
 
     With the simulator executor the playbook may use the service name as the workload name and
     namespace "default" (simulated services carry no Kubernetes attributes).
     """
-    executor = executor_from_settings(settings, simulator)
-    playbook = PlaybookConfig(fallback_to_service_name=True, default_namespace="default") if settings.executor == "simulator" else PlaybookConfig()
+    if executor is None:
+        chosen = executor_from_settings(settings)
+    elif isinstance(executor, Executor):
+        chosen = executor
+    elif isinstance(executor, SimulatorControl):
+        chosen = SimulatorExecutor(executor)
+    else:
+        raise ConfigError(f"{type(executor).__name__} is neither an Executor nor a SimulatorControl")
+    simulated = chosen.name == SimulatorExecutor.name
+    playbook = PlaybookConfig(fallback_to_service_name=True, default_namespace="default") if simulated else PlaybookConfig()
     return RemediationManager(
-        PolicyConfig.from_settings(settings, **(policy_overrides or {})), executor, audit, slo_reader,
-        data_dir=Path(settings.data_dir), playbook=playbook, slo=SloConfig(verify_seconds=float(settings.verify_seconds)),
+        PolicyConfig.from_settings(settings, **(policy_overrides or {})), chosen, audit, slo_reader,
+        state_dir=Path(state_dir) if state_dir is not None else Path(settings.data_dir) / "respond",
+        playbook=playbook, slo=SloConfig(verify_seconds=float(settings.verify_seconds)),
     )
