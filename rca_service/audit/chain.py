@@ -5,6 +5,9 @@ Layout under the audit dir (the service uses ``<data_dir>/audit/``; see `audit_p
     chain.jsonl             one record per line, canonical JSON, newline-terminated
     chain.checkpoint.json   {"count", "head_hash", "signature"}: signed head, rewritten atomically
     checkpoint.key          Ed25519 private key (PKCS#8 PEM, mode 0600), created on first use
+                            (or wherever `key_path` says)
+    chain.pub.pem           its public key; verification uses the private key when it is at
+                            hand, else this file
     chain.lock              flock target that serialises writers across processes
     chain.jsonl.torn-<ns>   bytes of a torn last record cut off by a repair (kept for forensics)
 
@@ -74,6 +77,7 @@ class AuditPaths:
     chain: Path
     checkpoint: Path
     key: Path
+    public_key: Path
     lock: Path
 
 
@@ -84,6 +88,7 @@ def audit_paths(path: Path, key_path: Path | None = None) -> AuditPaths:
         chain=path,
         checkpoint=path.with_name(f"{path.stem}.checkpoint.json"),
         key=Path(key_path) if key_path is not None else path.with_name("checkpoint.key"),
+        public_key=path.with_name(f"{path.stem}.pub.pem"),
         lock=path.with_name(f"{path.stem}.lock"),
     )
 
@@ -264,6 +269,7 @@ class AuditLog:
     def _signing_key(self):
         if self._key is None:
             self._key = cp.load_or_create_key(self.paths.key)
+            cp.write_public_key(self._key, self.paths.public_key)
         return self._key
 
     def _ensure_loaded(self) -> None:
@@ -336,7 +342,10 @@ class AuditLog:
             return None, f"the signed checkpoint {self.paths.checkpoint.name} is missing"
         try:
             checkpoint = cp.read_checkpoint(self.paths.checkpoint)
-            public = cp.load_key(self.paths.key).public_key()
+            if self.paths.key.exists():
+                public = cp.load_key(self.paths.key).public_key()
+            else:
+                public = cp.load_public_key(self.paths.public_key)
         except AuditError as exc:
             return None, str(exc)
         if not cp.signature_valid(public, checkpoint):

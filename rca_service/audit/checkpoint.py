@@ -5,8 +5,10 @@ the last few records were cut off. After every append we therefore write
 ``{"count": n, "head_hash": h, "signature": s}`` where `s` is an Ed25519 signature over the
 canonical JSON of ``{"chain": "rca-service-audit/1", "count": n, "head_hash": h}``.
 
-The key is generated on first use (PKCS#8 PEM, file mode 0600). Whoever can read the key can
-forge checkpoints, so operators who want more put the key outside the data dir (`key_path`).
+The key is generated on first use (PKCS#8 PEM, file mode 0600); its public half is written
+beside the chain so `audit verify` works without the private key. Whoever can write the key (or
+the public key beside the chain) can forge checkpoints, so operators who want more keep the key
+outside the data dir (`key_path`) and a copy of the public key somewhere the service cannot write.
 The checkpoint file is replaced atomically: write a temporary file, fsync, rename, fsync the dir.
 """
 
@@ -91,6 +93,24 @@ def load_key(key_path: Path) -> Ed25519PrivateKey:
         raise AuditError(f"cannot read the audit checkpoint key {key_path}: {exc}") from exc
     if not isinstance(key, Ed25519PrivateKey):
         raise AuditError(f"{key_path} is not an Ed25519 private key")
+    return key
+
+
+def write_public_key(key: Ed25519PrivateKey, path: Path) -> None:
+    """Write the key's public half (PEM) to `path` unless it already holds exactly that."""
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    if not path.exists() or path.read_bytes() != pem:
+        atomic_write(path, pem)
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    """Load a public key written by `write_public_key`; `AuditError` if missing or not Ed25519."""
+    try:
+        key = serialization.load_pem_public_key(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise AuditError(f"cannot read the audit checkpoint public key {path}: {exc}") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise AuditError(f"{path} is not an Ed25519 public key")
     return key
 
 

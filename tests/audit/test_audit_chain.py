@@ -173,3 +173,15 @@ def test_bad_appends_are_refused_without_writing(tmp_path: Path, kind, body):
 def test_empty_chain_verifies(tmp_path: Path):
     result = AuditLog(tmp_path / "none" / "chain.jsonl").verify()
     assert result.ok and result.records == 0
+
+
+def test_verify_with_only_the_public_key(tmp_path: Path):
+    log = AuditLog(tmp_path / "audit" / "chain.jsonl", key_path=tmp_path / "elsewhere" / "signing.key")
+    log.append("incident_opened", {"n": 1})
+    log.append("incident_opened", {"n": 2})
+    assert not (tmp_path / "audit" / "checkpoint.key").exists()
+    reader = AuditLog(tmp_path / "audit" / "chain.jsonl")  # as `audit verify` opens it
+    assert reader.verify().ok
+    _write_lines(reader, _lines(reader)[:1])
+    result = reader.verify()
+    assert not result.ok and result.first_bad == 1

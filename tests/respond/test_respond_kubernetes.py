@@ -114,3 +114,23 @@ def test_manager_flow_on_kubernetes_rolls_back_an_unrecovered_scale_out(kube, ex
     rem = mgr.verify(rem.id, now=1002.0 + 301)
     assert rem.status == "rolled_back" and kube.deployments[(NS, "checkout")]["spec"]["replicas"] == 2
     assert audit.verify().ok
+
+
+def test_from_kubeconfig(kube, tmp_path):
+    cfg = tmp_path / "kubeconfig"
+    cfg.write_text(f"""apiVersion: v1
+kind: Config
+clusters:
+- name: fake
+  cluster: {{server: "{kube.url}"}}
+users:
+- name: bot
+  user: {{token: "kc-token"}}
+contexts:
+- name: fake
+  context: {{cluster: fake, user: bot, namespace: {NS}}}
+current-context: fake
+""")
+    executor = KubernetesExecutor.from_kubeconfig(str(cfg))
+    assert executor.dry_run(ScaleOut("checkout", NS, "checkout")).ok
+    assert kube.requests[-1]["authorization"] == "Bearer kc-token"

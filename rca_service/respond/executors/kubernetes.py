@@ -116,7 +116,7 @@ class KubernetesExecutor:
                 self._replace_template(action, applied_state["template"], dry=False)
                 return ExecutionResult(True, f"restored {action.namespace}/{action.workload} to revision "
                                              f"{applied_state.get('revision')}'s template")
-        except (ApiException, urllib3.exceptions.HTTPError, _StepFailed) as exc:
+        except (ApiException, urllib3.exceptions.HTTPError, _StepFailed, ValueError) as exc:
             return ExecutionResult(False, f"rollback of {action.describe()} failed: {_describe(exc)}")
         return ExecutionResult(True, f"nothing to undo for {action.describe()}")
 
@@ -131,7 +131,7 @@ class KubernetesExecutor:
                 state, details = self._rollback_revision(action, dry)
             else:
                 state, details = self._restart(action, dry)
-        except (ApiException, urllib3.exceptions.HTTPError, _StepFailed) as exc:
+        except (ApiException, urllib3.exceptions.HTTPError, _StepFailed, ValueError) as exc:
             return ExecutionResult(False, f"{action.describe()} failed: {_describe(exc)}", dry_run=dry)
         return ExecutionResult(True, f"{verb}{action.describe()}", dry_run=dry, state=state, details=details)
 
