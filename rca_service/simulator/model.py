@@ -100,7 +100,8 @@ def compute_step(topo: Topology, cfg: SimConfig, faults: list[Fault], t: float, 
         leak = eff.leak_mb
         mem = min(spec.mem_limit_mb, spec.base_mem_mb + 0.05 * rate[s] + leak)
         mem_used = mem / spec.mem_limit_mb
-        gc = 2.0 + 0.02 * rate[s] + (400.0 * (mem_used - 0.6) ** 2 if mem_used > 0.6 else 0.0)
+        # collectors work harder as the heap fills, and much harder near the limit
+        gc = 2.0 + 0.02 * rate[s] + 80.0 * mem_used**2 + (400.0 * (mem_used - 0.6) ** 2 if mem_used > 0.6 else 0.0)
         wobble = 1.0 + cfg.noise * rng.standard_normal()
         out[s] = ServiceStep(
             rate=rate[s],

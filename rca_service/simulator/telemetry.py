@@ -75,8 +75,8 @@ def step_logs(topo: Topology, cfg: SimConfig, model: StepModel, spans: list[Span
         if st.self_ms > 300:
             for _ in range(int(rng.poisson(2))):
                 logs.append(_log(s, at(), "WARN", tpl.fill(r, tpl.WARN_SLOW, op=spec.operations[0], ms=int(st.self_ms)), versions))
-        if st.gc_ms > 40:
-            pct = int(100 * st.mem_mb / spec.mem_limit_mb)
+        pct = int(100 * st.mem_mb / spec.mem_limit_mb)
+        if st.gc_ms > 40 or pct > 55:  # the runtime starts complaining before the limit
             for _ in range(int(rng.poisson(2))):
                 logs.append(_log(s, at(), "WARN", tpl.fill(r, tpl.WARN_GC, ms=int(st.gc_ms), pct=pct), versions))
         if eff.capacity < 0.6:
