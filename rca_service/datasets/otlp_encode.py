@@ -72,12 +72,24 @@ def _resource_key(resource: dict[str, Any], service: str) -> tuple:
     return tuple(sorted((k, json.dumps(v, sort_keys=True, default=str)) for k, v in res.items())), res
 
 
-def _group(items: Iterable, service_of, resource_of) -> dict[tuple, tuple[dict, list]]:
+def _group(items: Iterable) -> dict[tuple, tuple[dict, list]]:
+    """Records (anything with .service and .resource) by their full resource."""
     groups: dict[tuple, tuple[dict, list]] = {}
     for item in items:
-        key, res = _resource_key(resource_of(item), service_of(item))
+        key, res = _resource_key(item.resource, item.service)
         groups.setdefault(key, (res, []))[1].append(item)
     return groups
+
+
+def _scoped_groups(items: Iterable, resource_list: Any, scope_field: str) -> Iterator[tuple[Any, list]]:
+    """For each resource among `items`: add a Resource… block with its attributes and one
+    scope block under our instrumentation scope; yield (scope block, the items)."""
+    for res, group in _group(items).values():
+        block = resource_list.add()
+        block.resource.CopyFrom(Resource(attributes=key_values(res)))
+        scoped = getattr(block, scope_field).add()
+        scoped.scope.CopyFrom(SCOPE)
+        yield scoped, group
 
 
 def _ns(t: float) -> int:
@@ -87,11 +99,7 @@ def _ns(t: float) -> int:
 def encode_spans(spans: Iterable[Span]) -> ExportTraceServiceRequest:
     """One ExportTraceServiceRequest, spans grouped by resource."""
     req = ExportTraceServiceRequest()
-    for res, items in _group(spans, lambda s: s.service, lambda s: s.resource).values():
-        rs = req.resource_spans.add()
-        rs.resource.CopyFrom(Resource(attributes=key_values(res)))
-        ss = rs.scope_spans.add()
-        ss.scope.CopyFrom(SCOPE)
+    for ss, items in _scoped_groups(spans, req.resource_spans, "scope_spans"):
         for s in items:
             attrs = dict(s.attributes or {})
             if s.peer_service and "peer.service" not in attrs and "service.peer.name" not in attrs:
@@ -113,11 +121,7 @@ def _metric_key(p: MetricPoint) -> tuple:
 def encode_metrics(points: Iterable[MetricPoint]) -> ExportMetricsServiceRequest:
     """One ExportMetricsServiceRequest, points grouped by resource and then by metric."""
     req = ExportMetricsServiceRequest()
-    for res, items in _group(points, lambda p: p.service, lambda p: p.resource).values():
-        rm = req.resource_metrics.add()
-        rm.resource.CopyFrom(Resource(attributes=key_values(res)))
-        sm = rm.scope_metrics.add()
-        sm.scope.CopyFrom(SCOPE)
+    for sm, items in _scoped_groups(points, req.resource_metrics, "scope_metrics"):
         by_metric: dict[tuple, list[MetricPoint]] = {}
         for p in items:
             by_metric.setdefault(_metric_key(p), []).append(p)
@@ -158,11 +162,7 @@ def encode_logs(logs: Iterable[LogRecord], changes: Iterable[ChangeEvent] = ()) 
               for lg in logs if lg.attributes and lg.attributes.get(CHANGE_KIND)}
     extra = [_change_as_log(c) for c in changes if (c.service, round(c.time, 3), c.kind) not in marked]
     req = ExportLogsServiceRequest()
-    for res, items in _group(logs + extra, lambda lg: lg.service, lambda lg: lg.resource).values():
-        rl = req.resource_logs.add()
-        rl.resource.CopyFrom(Resource(attributes=key_values(res)))
-        sl = rl.scope_logs.add()
-        sl.scope.CopyFrom(SCOPE)
+    for sl, items in _scoped_groups(logs + extra, req.resource_logs, "scope_logs"):
         for lg in items:
             sl.log_records.append(logs_pb2.LogRecord(
                 time_unix_nano=_ns(lg.time), observed_time_unix_nano=_ns(lg.time),
