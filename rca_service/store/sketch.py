@@ -24,24 +24,33 @@ def bin_of(duration: float, inv_log_gamma: float) -> int:
     return math.floor(math.log(duration) * inv_log_gamma)
 
 
-def merge_bins(into: dict[int, int], other: dict[int, int]) -> None:
-    """Add the counts of `other` into `into`."""
-    for k, v in other.items():
-        into[k] = into.get(k, 0) + v
+def pack(bins: dict[int, int]) -> bytes:
+    """A compact, immutable copy of a sketch (int64 pairs) for steps that are closed."""
+    return np.array(list(bins.items()), dtype=np.int64).tobytes() if bins else b""
 
 
-def quantiles(bins: dict[int, int], qs: tuple[float, ...], log_gamma: float) -> list[float]:
+def unpack(packed: bytes) -> dict[int, int]:
+    """The dict form of a packed sketch, to add to it again."""
+    pairs = np.frombuffer(packed, dtype=np.int64).reshape(-1, 2)
+    return dict(zip(pairs[:, 0].tolist(), pairs[:, 1].tolist()))
+
+
+def quantiles(bins: dict[int, int] | bytes, qs: tuple[float, ...], log_gamma: float) -> list[float]:
     """Quantiles of the sketched durations (NaN when empty).
 
     Args:
-        bins: bin index -> count.
+        bins: bin index -> count, or its packed form.
         qs: quantiles in [0, 1].
         log_gamma: log(gamma) the bins were built with.
     """
     if not bins:
         return [math.nan] * len(qs)
-    keys = np.fromiter(bins.keys(), dtype=np.int64, count=len(bins))
-    counts = np.fromiter(bins.values(), dtype=np.float64, count=len(bins))
+    if isinstance(bins, bytes):
+        pairs = np.frombuffer(bins, dtype=np.int64).reshape(-1, 2)
+        keys, counts = pairs[:, 0], pairs[:, 1].astype(np.float64)
+    else:
+        keys = np.fromiter(bins.keys(), dtype=np.int64, count=len(bins))
+        counts = np.fromiter(bins.values(), dtype=np.float64, count=len(bins))
     order = np.argsort(keys)
     keys, counts = keys[order], counts[order]
     cum = np.cumsum(counts)

@@ -137,10 +137,12 @@ class TelemetryStore:
         if self._closed_until is not None and until <= self._closed_until:
             return
         self._closed_until = until
+        self._spans.expire(until)  # settles waiting spans into their steps before those are packed
         for st, sd in self._table.steps.items():
-            if st < until:
+            if st < until and not sd.closed:
                 sd.closed = True
-        self._spans.expire(until)
+                for b in sd.services.values():
+                    b.pack()
         if self.watermark is not None:
             keep_from = self._table.align(self.watermark - self.config.retention_seconds) + self.step
             dropped = self._table.drop_before(keep_from)
@@ -200,7 +202,7 @@ class TelemetryStore:
             signals = FIXED_SIGNALS + metric_cols
             if bounds is None or end <= start:
                 return WindowFrame(service, step, np.zeros(0, dtype=np.int64), signals, np.zeros((0, len(signals))))
-            first = max(int(math.ceil(start / step)) * step, bounds[0])
+            first = max(int(math.ceil(start / step)) * step, bounds[0]) if math.isfinite(start) else bounds[0]
             stop = min(end, bounds[1] + step)
             times = np.arange(first, stop, step, dtype=np.int64) if first < stop else np.zeros(0, dtype=np.int64)
             values = np.full((len(times), len(signals)), np.nan)
@@ -375,7 +377,9 @@ class TelemetryStore:
         for sd_json in state["steps"]:
             sd = t.steps[int(sd_json["start"])] = StepData(int(sd_json["start"]), closed=bool(sd_json["closed"]))
             for svc, bj in sd_json["services"].items():
-                sd.services[svc] = ServiceStep.from_json(bj)
+                b = sd.services[svc] = ServiceStep.from_json(bj)
+                if sd.closed:
+                    b.pack()
                 t.service_names.add(svc)
             sd.edges = {(a, b): [calls, errs, lat] for a, b, calls, errs, lat in sd_json["edges"]}
             sd.changes = [ChangeEvent(s, tm, k, d, a) for s, tm, k, d, a in sd_json["changes"]]

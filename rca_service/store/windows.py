@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from rca_service.records import ChangeEvent
 from rca_service.store import frames
-from rca_service.store.sketch import merge_bins, quantiles
+from rca_service.store.sketch import pack, quantiles, unpack
 
 # Fixed signals every frame carries, in this order; metric series follow, sorted.
 FIXED_SIGNALS = [
@@ -48,7 +48,7 @@ class ServiceStep:
         "n_client", "err_client", "err_samples", "slow_samples", "slow_min",
         "metrics", "n_points",
         "n_logs", "n_log_error", "n_log_warn", "n_log_new", "templates",
-        "n_changes", "_row", "_row_version",
+        "n_changes", "packed", "_row", "_row_version",
     )
 
     def __init__(self) -> None:
@@ -72,8 +72,23 @@ class ServiceStep:
         self.n_log_new = 0
         self.templates: dict[int, list[int]] = {}
         self.n_changes = 0
+        self.packed = False  # latency sketches held as bytes (closed step), see pack()
         self._row: list[float] | None = None
         self._row_version: tuple = ()
+
+    def pack(self) -> None:
+        """Shrink the latency sketches of a closed step to bytes (about 8x less memory)."""
+        if not self.packed:
+            self.lat_server = pack(self.lat_server)
+            self.lat_entry = pack(self.lat_entry)
+            self.packed = True
+
+    def unpack(self) -> None:
+        """Back to dict sketches, so late records can be added."""
+        if self.packed:
+            self.lat_server = unpack(self.lat_server)
+            self.lat_entry = unpack(self.lat_entry)
+            self.packed = False
 
     def version(self) -> tuple:
         """Changes whenever anything was added (cheap cache key for derived rows)."""
@@ -109,25 +124,8 @@ class ServiceStep:
         self._row, self._row_version = row, (v, use_server)
         return row
 
-    def merge(self, other: "ServiceStep") -> None:
-        """Add another accumulator of the same service and step (used when loading state)."""
-        for name in ("n_spans", "n_server", "err_server", "n_entry", "err_entry", "n_client", "err_client",
-                     "n_points", "n_logs", "n_log_error", "n_log_warn", "n_log_new", "n_changes"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        merge_bins(self.lat_server, other.lat_server)
-        merge_bins(self.lat_entry, other.lat_entry)
-        for k, (s, c) in other.metrics.items():
-            acc = self.metrics.setdefault(k, [0.0, 0])
-            acc[0] += s
-            acc[1] += c
-        for k, (c, e) in other.templates.items():
-            acc = self.templates.setdefault(k, [0, 0])
-            acc[0] += c
-            acc[1] += e
-        self.err_samples.extend(other.err_samples)
-        self.slow_samples.extend(other.slow_samples)
-
     def to_json(self) -> dict:
+        self.unpack()
         return {
             "counts": [self.n_spans, self.n_server, self.err_server, self.n_entry, self.err_entry,
                        self.n_client, self.err_client, self.n_points, self.n_logs, self.n_log_error,
@@ -199,6 +197,8 @@ class StepTable:
         if b is None:
             b = sd.services[service] = ServiceStep()
             self.service_names.add(service)
+        elif b.packed:
+            b.unpack()  # a late record for a closed step
         return b
 
     def range(self, start: float | None, end: float | None) -> list[StepData]:

@@ -25,9 +25,12 @@ def test_steps_close_on_the_watermark_for_replayed_old_data(store):
     assert store.latest_closed_step() == T0
     store.close_until(T0 + 120)
     assert store.latest_closed_step() == T0 + 60
-    # late records still land in their (closed) step
-    store.consume_spans([span("a", T0 + 2, 0.1)])
-    assert store.frame("a", T0, T0 + 60).column(frames.SPAN_REQUEST_RATE)[0] == pytest.approx(2 / 60)
+    # late records still land in their (closed, packed) step
+    store.consume_spans([span("a", T0 + 2, 2.0)])
+    f = store.frame("a", T0, T0 + 60)
+    assert f.column(frames.SPAN_REQUEST_RATE)[0] == pytest.approx(2 / 60)
+    assert f.column(frames.SPAN_LATENCY_P99)[0] == pytest.approx(2.0, rel=0.02)
+    assert f.column(frames.SPAN_LATENCY_P50)[0] == pytest.approx(0.1, rel=0.02)
 
 
 def test_advance_closes_the_last_step_of_an_idle_replay():

@@ -137,3 +137,14 @@ def test_config_validation():
     with pytest.raises(ConfigError):
         StoreConfig.from_dict({"step": 60, "retention": 5})
     assert StoreConfig.from_dict({"step": 30}).grace == 15
+
+
+def test_configs_from_settings(tmp_path):
+    from rca_service.settings import Settings
+    from rca_service.store.vectors import VectorConfig
+
+    s = Settings(step_seconds=30, retention_hours=2, data_dir=tmp_path, qdrant_url="", embeddings=False)
+    c = StoreConfig.from_settings(s)
+    assert (c.step, c.retention_seconds) == (30, 7200.0)
+    v = VectorConfig.from_settings(s)
+    assert v.path == str(tmp_path / "qdrant") and v.enabled is False and v.url == ""
