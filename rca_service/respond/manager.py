@@ -14,6 +14,7 @@ step the remediation's status does not allow (approving a rejected one...) raise
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -126,8 +127,8 @@ class RemediationManager:
                               rca_created_at=float(rca_result.created_at))
             try:
                 top = self.policy.check_rca(rca_result)
-                rem.root_cause = {"service": top.service, "kind": top.kind, "confidence": top.confidence,
-                                  "score": top.score, "signal": top.signal}
+                rem.root_cause = {"service": top.service, "kind": top.kind, "confidence": _finite(top.confidence),
+                                  "score": _finite(top.score), "signal": top.signal}
                 candidates = self.playbook.candidates(top, resource_attrs)
                 self.policy.check_target(candidates[0])  # every candidate has the same target
                 supported = [a for a in candidates if self.executor.supports(a)]
@@ -297,7 +298,8 @@ class RemediationManager:
                                   rem.incident_id)
             elif now >= deadline:
                 self._roll_back(rem, verdict.readings, now)
-            self._save(rem)
+            if rem.status != APPLIED:  # a pending check is kept in memory only: no fsync every tick
+                self._save(rem)
             return rem
 
     def verify_pending(self, now: float | None = None) -> list[Remediation]:
@@ -361,6 +363,15 @@ class RemediationManager:
 
     def _now(self, now: float | None) -> float:
         return float(self._clock() if now is None else now)
+
+
+def _finite(x: Any) -> float | None:
+    """A float for the audit body, or None for NaN/inf (which canonical JSON refuses)."""
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _check_user(user: str) -> None:

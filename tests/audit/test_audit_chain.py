@@ -185,3 +185,22 @@ def test_verify_with_only_the_public_key(tmp_path: Path):
     _write_lines(reader, _lines(reader)[:1])
     result = reader.verify()
     assert not result.ok and result.first_bad == 1
+
+
+def test_concurrent_appends_from_threads_keep_one_chain(tmp_path: Path):
+    import threading
+
+    log = AuditLog(tmp_path / "chain.jsonl")
+
+    def worker(n: int) -> None:
+        for i in range(10):
+            log.append("rca_ranked", {"thread": n, "i": i})
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    result = log.verify()
+    assert result.ok and result.records == 40
+    assert sorted((r["body"]["thread"], r["body"]["i"]) for r in log.records()) == [(n, i) for n in range(4) for i in range(10)]

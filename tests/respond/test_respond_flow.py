@@ -156,3 +156,13 @@ def test_a_broken_audit_chain_blocks_every_action(system, audit, tmp_path):
     with pytest.raises(AuditError):
         fresh.apply(rem.id, "alice", "operator", now=T0 + 1)
     assert system.calls == [] and fresh.get(rem.id).status == "approved"
+
+
+def test_non_finite_scores_do_not_break_the_audit(system, audit, tmp_path):
+    rca = make_rca()
+    rca.root_causes[0].score = float("nan")
+    rem = _manager(system, audit, tmp_path).propose(make_incident(), rca, k8s_attrs(), now=T0)
+    assert rem.status == "proposed" and rem.root_cause["score"] is None
+    rca2 = make_rca(incident_id="inc-2", confidence=float("nan"))
+    rem2 = _manager(system, audit, tmp_path).propose(make_incident(incident_id="inc-2"), rca2, k8s_attrs(), now=T0)
+    assert rem2.refusal["rule"] == "min_confidence" and audit.verify().ok
