@@ -517,7 +517,7 @@ class QueryEngine:
         text = f"{len(rems)} remediation(s){scope}: " + "; ".join(parts) + "."
         if pending:
             text += f" {len(pending)} awaiting approval."
-        return Reply(text, parsed, incident_id=incident_id or rems[0]["incident_id"], remediations=rems)
+        return Reply(text, parsed, incident_id=incident_id, remediations=rems)
 
     def _help(self, parsed: ParsedQuery, now: float) -> Reply:
         return Reply(HELP_TEXT, parsed)

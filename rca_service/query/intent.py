@@ -28,7 +28,7 @@ class Intent(str, Enum):
 
 _PATTERNS: dict[Intent, list[tuple[str, float]]] = {
     Intent.SIMILAR: [
-        (r"\bhappen(ed|s)? before\b", 3), (r"\bseen (this|it|that) before\b", 3), (r"\bsimilar\b", 2),
+        (r"\bhappen(ed|s)? before\b", 3), (r"\bseen (this|it|that) before\b", 3), (r"\bseen (this|that)\b.{0,40}\bbefore\b", 3), (r"\bsimilar\b", 2),
         (r"\b(before|previously)\b.*\b(seen|happened|occurred)\b", 1), (r"\blast time\b", 2),
         (r"\b(recur|recurring|again)\b", 1.5), (r"\bpast incidents? like\b", 3), (r"\bprecedent\b", 2),
         (r"\bany (prior|previous|earlier) (incidents?|occurrences?)\b", 2.5),
@@ -56,7 +56,8 @@ _PATTERNS: dict[Intent, list[tuple[str, float]]] = {
         (r"\b(ok|okay)\?", 1),
     ],
     Intent.WHAT_BROKE: [
-        (r"\bwhat (broke|failed|happened|went wrong|blew up|went down)\b", 3), (r"\bwhat('s| is) (broken|wrong|going on)\b", 2.5),
+        (r"\bwhat (broke|failed|happened|went wrong|blew up|went down)\b", 3), (r"\bwhat('s| is) (broken|going on)\b", 2.5),
+        (r"\bwhat('s| is) wrong\b(?! with)", 2.5),
         (r"\bwhich services? (broke|failed|was affected|were affected|went down)\b", 3), (r"\bwhat was (the )?(problem|issue)\b", 2),
         (r"\bdid something break\b", 2.5), (r"\boutage\b", 1),
     ],

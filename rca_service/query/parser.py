@@ -12,7 +12,7 @@ from rca_service.query.timeparse import TimeParser, TimeRange
 
 _INCIDENT_ID = re.compile(r"\b(inc[-_][A-Za-z0-9][A-Za-z0-9_-]*)", re.I)
 _STATUS_FILTER = (("open", re.compile(r"\b(open|active|ongoing|current)\b", re.I)),
-                  ("resolved", re.compile(r"\b(resolved|closed|finished|past)\b", re.I)))
+                  ("resolved", re.compile(r"\b(resolved|closed|finished|fixed)\b", re.I)))
 
 
 @dataclass

@@ -66,6 +66,14 @@ def _core(name: str) -> str:
     return core
 
 
+def _parts(name: str) -> set[str]:
+    """Separator-delimited parts of a name that could be said alone (not generic, not too short)."""
+    parts = {p for p in re.split(r"[^a-z0-9]+", name.lower()) if p}
+    if len(parts) < 2:
+        return set()
+    return {p for p in parts if len(p) >= 4 and p not in _GENERIC_PARTS and p not in VOCABULARY}
+
+
 def spelled_out(name: str) -> str:
     """A service name as words, for embedding: "cartservice" → "cart service", "user-db" → "user db"."""
     words = " ".join(p for p in re.split(r"[^a-zA-Z0-9]+", name) if p)
@@ -116,13 +124,19 @@ class ServiceMatcher:
     """
 
     def __init__(self, services: Sequence[str], embedder: Embedder | None = None, min_fuzzy: float = 82.0,
-                 min_cosine: float = 0.5, min_margin: float = 0.05) -> None:
+                 min_cosine: float = 0.45, min_margin: float = 0.1) -> None:
         self.services = list(dict.fromkeys(services))
         self.embedder = embedder
         self.min_fuzzy = min_fuzzy
         self.min_cosine = min_cosine
         self.min_margin = min_margin
         self._forms = {s: {_squash(s), _core(s)} - {""} for s in self.services}
+        # a distinctive part of a multi-part name ("ledger" of "ledger-db") names it on its own
+        parts = {s: _parts(s) for s in self.services}
+        for s, own in parts.items():
+            for part in own:
+                if sum(part in other for other in parts.values()) == 1:
+                    self._forms[s].add(part)
         self._service_vectors: np.ndarray | None = None
 
     # -- public --------------------------------------------------------------------------
@@ -201,13 +215,15 @@ class ServiceMatcher:
             return None
         if self._service_vectors is None:
             self._service_vectors = self.embedder([spelled_out(s) for s in self.services])
-        vectors = self.embedder(phrases)
-        sims = vectors @ self._service_vectors.T  # (phrases, services)
-        flat = int(np.argmax(sims))
-        p, s = divmod(flat, sims.shape[1])
-        top = float(sims[p, s])
-        others = np.delete(sims[p], s)
-        runner_up = float(others.max()) if others.size else -1.0
-        if top < self.min_cosine or top - runner_up < self.min_margin:
-            return None
-        return ServiceMatch(self.services[s], round(top * 100, 1), "semantic", phrases[p])
+        sims = self.embedder(phrases) @ self._service_vectors.T  # (phrases, services)
+        best: ServiceMatch | None = None
+        for p, row in enumerate(sims):
+            order = np.argsort(row)[::-1]
+            top = float(row[order[0]])
+            runner_up = float(row[order[1]]) if len(order) > 1 else -1.0
+            # a phrase close to several services names none of them
+            if top < self.min_cosine or top - runner_up < self.min_margin:
+                continue
+            if best is None or top * 100 > best.score:
+                best = ServiceMatch(self.services[int(order[0])], round(top * 100, 1), "semantic", phrases[p])
+        return best

@@ -198,6 +198,15 @@ class TimeParser:
     def _calendar(self, text: str, now: float) -> TimeRange | None:
         low = text.lower()
         midnight = self._midnight(now)
+        clock = _AT.search(text) or _BARE_CLOCK.search(text)
+        day = -1 if re.search(r"\byesterday\b", low) else 0 if re.search(r"\btoday\b", low) else None
+        if clock and day is not None:  # "around 22:15 yesterday": that time on that day
+            try:
+                hour, minute, second = _parse_clock(clock.group("a"))
+            except ValueError:
+                return None
+            ts = (midnight + timedelta(days=day, hours=hour, minutes=minute, seconds=second)).timestamp()
+            return self._point(ts, f"{clock.group(0).strip()} {'yesterday' if day else 'today'}")
         if re.search(r"\byesterday\b", low):
             return TimeRange((midnight - timedelta(days=1)).timestamp(), midnight.timestamp(), text="yesterday")
         for phrase, (h0, h1) in _DAY_PARTS.items():

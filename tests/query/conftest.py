@@ -1,0 +1,8 @@
+"""The query tests share the canned facade of tests/api."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "api"))
