@@ -5,7 +5,7 @@ process (`rca-service simulate --control-port N`), `ControlServer` exposes the s
 HTTP on 127.0.0.1 and `HttpSimulatorControl` is the client with the same interface:
 
     GET  /faults                         -> [{"kind", "service", "start", ...}]
-    GET  /services                       -> {"services": [...], "edges": [[a, b], ...]}
+    GET  /services                       -> {"services": [...], "edges": [[a, b], ...], "replicas": {name: n}}
     POST /faults/{service}/clear         -> {"ok": bool}
     POST /services/{service}/restart     -> {"ok": bool}
     POST /services/{service}/rollback    -> {"ok": bool}
@@ -71,7 +71,8 @@ class _Handler(BaseHTTPRequestHandler):
         if parts == ["faults"]:
             return self._send(200, self.sim.active_faults())
         if parts == ["services"]:
-            return self._send(200, {"services": self.sim.services, "edges": [list(e) for e in self.sim.topology.edges]})
+            return self._send(200, {"services": self.sim.services, "edges": [list(e) for e in self.sim.topology.edges],
+                                    "replicas": dict(self.sim.replicas)})
         return self._send(404, {"error": "not found"})
 
     def do_POST(self) -> None:  # noqa: N802
@@ -144,6 +145,13 @@ class HttpSimulatorControl:
 
     def active_faults(self) -> list[dict]:
         return self._client.get("/faults").json()
+
+    def replicas(self, service: str) -> int:
+        """Replicas the service runs now (what scale_out last set)."""
+        counts = self._client.get("/services").json()["replicas"]
+        if service not in counts:
+            raise NotFoundError(f"no service {service!r} in the simulation")
+        return int(counts[service])
 
     def clear_fault(self, service: str) -> bool:
         return bool(self._post(f"/faults/{service}/clear")["ok"])
