@@ -22,6 +22,7 @@ class ChangeTracker:
         # service -> versions seen, newest last; a version not among them is a deploy (instances
         # of two versions running side by side, as in a canary, do not flap)
         self.versions: dict[str, list[tuple]] = {}
+        self.resources: dict[str, dict] = {}  # service -> latest resource attributes seen
 
     def add(self, events: list[ChangeEvent], lo: float, hi: float) -> tuple[int, float]:
         """Store events with lo <= time <= hi; return (events dropped, newest time stored)."""
@@ -39,6 +40,7 @@ class ChangeTracker:
 
     def observe(self, service: str, resource: dict, t: float) -> None:
         """Look at one resource of `service` seen at time t; emit a deploy when its version moved."""
+        self.resources[service] = dict(resource)
         version = tuple(resource.get(k) for k in VERSION_ATTRIBUTES)
         if not any(v is not None for v in version):
             return

@@ -9,6 +9,7 @@ deltas of their cumulative sum and count, else the point's own mean.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from rca_service.records import MetricPoint, MetricType
 from rca_service.store.windows import SeriesKey, StepTable
@@ -60,8 +61,10 @@ class MetricAccumulator:
         max_series: series tracked at most; points of further series are dropped and counted.
     """
 
-    def __init__(self, table: StepTable, max_series: int) -> None:
+    def __init__(self, table: StepTable, max_series: int,
+                 on_resource: Callable[[str, dict, float], None] | None = None) -> None:
         self.table = table
+        self.on_resource = on_resource
         self.max_series = max_series
         self._names: dict[str, str] = {}
         # (service, series key) -> (time, value, count) of the previous cumulative point
@@ -121,11 +124,15 @@ class MetricAccumulator:
         dropped = 0
         newest = float("-inf")
         table = self.table
+        seen_res: set[int] = set()
         for p in points:
             t = p.time
             if t < lo or t > hi:
                 dropped += 1
                 continue
+            if p.resource and self.on_resource is not None and id(p.resource) not in seen_res:
+                seen_res.add(id(p.resource))
+                self.on_resource(p.service, p.resource, t)
             key = self._key(p)
             sk = (p.service, key)
             if sk not in self.known:

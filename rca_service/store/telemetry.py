@@ -62,8 +62,9 @@ class TelemetryStore:
         self._table = StepTable(self.step)
         self._changes = ChangeTracker(self._table)
         self._spans = SpanAccumulator(self.config, self._table, on_resource=self._changes.observe)
-        self._metrics = MetricAccumulator(self._table, self.config.max_series)
-        self._logs = LogAccumulator(self.config, self._table, on_new_template=self._template_to_vectors)
+        self._metrics = MetricAccumulator(self._table, self.config.max_series, on_resource=self._changes.observe)
+        self._logs = LogAccumulator(self.config, self._table, on_new_template=self._template_to_vectors,
+                                    on_resource=self._changes.observe)
         self.watermark: float | None = None  # newest record time seen (data time)
         self._closed_until: int | None = None  # every step ending at or before this is closed
         self._last_arrival = time.monotonic()
@@ -302,6 +303,11 @@ class TelemetryStore:
         with self._lock:
             return self._changes.query(service, start, end)
 
+    def resource_attributes(self, service: str) -> dict[str, Any]:
+        """The latest resource attributes seen for a service (k8s namespace, deployment...), {} if none."""
+        with self._lock:
+            return dict(self._changes.resources.get(service, {}))
+
     def search_vectors(self, text: str, kind: str | None = None, service: str | None = None,
                        limit: int = 5) -> list[VectorHit]:
         """Semantic search in the vector store ([] when the store has none)."""
@@ -352,6 +358,8 @@ class TelemetryStore:
                 "metric_last": [[svc, name, [list(a) for a in attrs], *v]
                                 for (svc, (name, attrs)), v in self._metrics.last.items()],
                 "versions": {svc: [list(v) for v in vs] for svc, vs in self._changes.versions.items()},
+                "resources": {svc: {k: v for k, v in r.items() if isinstance(v, (str, int, float, bool))}
+                              for svc, r in self._changes.resources.items()},
                 "counters": self.counters,
             }
         return write_state(directory, state)
@@ -393,6 +401,7 @@ class TelemetryStore:
                 for key in b.metrics:
                     store._metrics.add_known(svc, key)
         store._changes.versions = {svc: [tuple(v) for v in vs] for svc, vs in state["versions"].items()}
+        store._changes.resources = dict(state.get("resources", {}))
         store.watermark = state["watermark"]
         store._closed_until = state["closed_until"]
         store.counters.update(state.get("counters", {}))

@@ -80,11 +80,14 @@ class LogAccumulator:
         config: the store's config (drain3 settings).
         table: where per-step accumulators live.
         on_new_template: called with each LogTemplate whose text is new (created or generalised).
+        on_resource: called (service, resource, time) once per resource object and batch.
     """
 
     def __init__(self, config: StoreConfig, table: StepTable,
-                 on_new_template: Callable[[LogTemplate], None] | None = None) -> None:
+                 on_new_template: Callable[[LogTemplate], None] | None = None,
+                 on_resource: Callable[[str, dict, float], None] | None = None) -> None:
         self.config = config
+        self.on_resource = on_resource
         self.table = table
         self.miners: dict[str, TemplateMiner] = {}
         self.templates: dict[str, LogTemplate] = {}  # template_id -> template
@@ -101,11 +104,15 @@ class LogAccumulator:
         dropped = 0
         newest = -math.inf
         table = self.table
+        seen_res: set[int] = set()
         for r in logs:
             t = r.time
             if t < lo or t > hi:
                 dropped += 1
                 continue
+            if r.resource and self.on_resource is not None and id(r.resource) not in seen_res:
+                seen_res.add(id(r.resource))
+                self.on_resource(r.service, r.resource, t)
             if t > newest:
                 newest = t
             st = table.align(t)

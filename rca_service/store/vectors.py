@@ -72,6 +72,7 @@ class VectorConfig:
     timeout: int = 10
 
     def __post_init__(self) -> None:
+        self.path = str(self.path)  # a Path is welcome too
         self.validate()
 
     def validate(self) -> None:

@@ -92,6 +92,17 @@ def test_derived_and_ingested_changes(store):
     assert store.frame("a", T0, T0 + 120).column(frames.CHANGE_COUNT).tolist() == [0, 1]
 
 
+def test_resource_attributes_of_a_service(store, tmp_path):
+    res = {"service.name": "db", "k8s.namespace.name": "shop", "k8s.deployment.name": "db"}
+    store.consume_metrics([MetricPoint("db", "cpu", T0 + 1, 0.5, resource=res)])
+    store.consume_logs([LogRecord("db", T0 + 2, "ready", resource={**res, "service.version": "2"})])
+    assert store.resource_attributes("db")["k8s.namespace.name"] == "shop"
+    assert store.resource_attributes("db")["service.version"] == "2"
+    assert store.resource_attributes("nobody") == {}
+    store.save(tmp_path)
+    assert TelemetryStore.load(tmp_path, StoreConfig(step=60)).resource_attributes("db") == store.resource_attributes("db")
+
+
 def test_span_samples_errors_first_then_slowest(store):
     spans = [span("a", T0 + i, 0.01 * (i + 1), error=(i in (3, 5)), name=f"op{i}") for i in range(40)]
     store.consume_spans(spans)
