@@ -21,10 +21,16 @@ from rca_service.respond.config import config_from_dict
 DEFAULT_ACTIONS: dict[str, tuple[str, ...]] = {
     "resource": ("scale_out", "restart"),
     "latency": ("scale_out", "restart"),
-    "code_error": ("rollback", "restart"),
+    "code_error": ("restart", "rollback"),  # a recent deploy makes the kind "deploy" instead
     "network": ("shift_traffic", "restart"),
     "deploy": ("rollback", "revert_config"),
     "unknown": (),
+}
+
+# Within a kind, a signal word can change the order: a leak is cured by a restart, not by more
+# replicas. The signal is our own `store.frames` name; it only reorders the allowed actions.
+DEFAULT_SIGNAL_ACTIONS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "resource": tuple((word, ("restart", "scale_out")) for word in ("mem", "heap", "gc", "oom")),
 }
 
 # (resource attribute, workload kind) in the order they are looked for.
@@ -41,6 +47,8 @@ class PlaybookConfig:
 
     Attributes:
         actions: fault kind -> ordered action names (see `DEFAULT_ACTIONS`).
+        signal_actions: fault kind -> ((word, actions), ...): when the root cause's signal name
+            contains the word (lower case), those actions replace the kind's list.
         scale_step: replicas a scale-out adds.
         shift_weight_percent: share of traffic a traffic shift moves away.
         fallback_to_service_name: when no workload attribute is known, use the service name as
@@ -51,16 +59,20 @@ class PlaybookConfig:
     """
 
     actions: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_ACTIONS))
+    signal_actions: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = field(
+        default_factory=lambda: dict(DEFAULT_SIGNAL_ACTIONS))
     scale_step: int = 1
     shift_weight_percent: int = 100
     fallback_to_service_name: bool = False
     default_namespace: str = ""
 
     def __post_init__(self) -> None:
-        unknown_kinds = sorted(set(self.actions) - set(FAULT_KINDS))
+        unknown_kinds = sorted((set(self.actions) | set(self.signal_actions)) - set(FAULT_KINDS))
         if unknown_kinds:
             raise ConfigError(f"PlaybookConfig: unknown fault kinds {unknown_kinds}; known: {list(FAULT_KINDS)}")
-        for kind, names in self.actions.items():
+        lists = [(k, names) for k, names in self.actions.items()]
+        lists += [(k, names) for k, rules in self.signal_actions.items() for _, names in rules]
+        for kind, names in lists:
             bad = [n for n in names if n not in ACTIONS]
             if bad:
                 raise ConfigError(f"PlaybookConfig: kind {kind!r} names unknown actions {bad}; known: {sorted(ACTIONS)}")
@@ -74,6 +86,9 @@ class PlaybookConfig:
         data = dict(data or {})
         if "actions" in data:
             data["actions"] = {k: tuple(v) for k, v in dict(data["actions"]).items()}
+        if "signal_actions" in data:
+            data["signal_actions"] = {k: tuple((str(w), tuple(names)) for w, names in rules)
+                                      for k, rules in dict(data["signal_actions"]).items()}
         return config_from_dict(cls, data)
 
 
@@ -126,6 +141,11 @@ class Playbook:
                 form valid Kubernetes names.
         """
         names = self.config.actions.get(root_cause.kind, ())
+        signal = (root_cause.signal or "").lower()
+        for word, override in self.config.signal_actions.get(root_cause.kind, ()):
+            if word in signal:
+                names = override
+                break
         if not names:
             raise PolicyRefusal("no_playbook", f"no action is mapped to root-cause kind {root_cause.kind!r}")
         t = self.target(root_cause.service, resource_attrs)

@@ -73,17 +73,16 @@ def test_unrecovered_remediation_is_rolled_back(system, audit, tmp_path):
     assert audit.verify().ok
 
 
-def test_restart_cures_a_leak_on_a_code_error(system, audit, tmp_path):
+def test_rejected_proposal_then_a_new_rca_gives_a_new_proposal(system, audit, tmp_path):
     system.inject("svc-b", "leak")
     mgr = _manager(system, audit, tmp_path)
-    # code_error → rollback first; the simulator supports it, so rollback is proposed
     rem = mgr.propose(make_incident(), make_rca(kind="code_error"), k8s_attrs(), now=T0)
-    assert rem.action == "rollback"
-    mgr.reject(rem.id, "bob", "operator", reason="a restart is safer", now=T0)
-    assert mgr.get(rem.id).status == "rejected"
-    # a newer RCA result gives a new proposal
+    assert rem.action == "restart"  # code errors: restart first, rollback second
+    mgr.reject(rem.id, "bob", "operator", reason="not now", now=T0)
+    assert mgr.get(rem.id).status == "rejected" and system.calls == []
+    assert mgr.propose(make_incident(), make_rca(kind="code_error"), k8s_attrs(), now=T0 + 1).id == rem.id
     rem2 = mgr.propose(make_incident(), make_rca(kind="resource", created_at=T0 + 5), k8s_attrs(), now=T0 + 5)
-    assert rem2.id != rem.id
+    assert rem2.id != rem.id and rem2.action == "scale_out"
 
 
 def test_state_survives_restart(system, audit, tmp_path):

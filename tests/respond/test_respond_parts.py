@@ -22,11 +22,21 @@ ATTRS = {"pay": {"k8s.namespace.name": "shop", "k8s.deployment.name": "pay-v2"},
 
 
 @pytest.mark.parametrize("kind, names", [("resource", ["scale_out", "restart"]), ("deploy", ["rollback", "revert_config"]),
-                                         ("network", ["shift_traffic", "restart"]), ("code_error", ["rollback", "restart"])])
+                                         ("network", ["shift_traffic", "restart"]), ("code_error", ["restart", "rollback"])])
 def test_playbook_maps_kinds_to_actions(kind, names):
     actions = Playbook().candidates(RootCause("pay", kind, 1.0, 0.9), ATTRS)
     assert [a.name for a in actions] == names
     assert all(a.namespace == "shop" and a.workload == "pay-v2" for a in actions)
+
+
+def test_a_leak_signal_puts_restart_first():
+    leak = RootCause("pay", "resource", 1.0, 0.9, signal="metric.memory_usage")
+    assert [a.name for a in Playbook().candidates(leak, ATTRS)] == ["restart", "scale_out"]
+    cfg = PlaybookConfig.from_dict({"signal_actions": {"resource": [["cpu", ["restart"]]]}})
+    cpu = RootCause("pay", "resource", 1.0, 0.9, signal="metric.cpu_usage")
+    assert [a.name for a in Playbook(cfg).candidates(cpu, ATTRS)] == ["restart"]
+    with pytest.raises(ConfigError):
+        PlaybookConfig.from_dict({"signal_actions": {"resource": [["cpu", ["reboot"]]]}})
 
 
 def test_parameters_come_only_from_resource_attributes():

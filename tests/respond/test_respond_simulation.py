@@ -72,6 +72,17 @@ def _setup(tmp_path, fault: str):
     return sim, windows, mgr, audit, service, incident, now
 
 
+def test_restart_stops_an_exception_storm_and_is_verified(tmp_path):
+    sim, windows, mgr, audit, service, incident, now = _setup(tmp_path, "errors")
+    rca = make_rca(service=service, kind="code_error", incident_id=incident.id, created_at=now)
+    rem = mgr.propose(incident, rca, windows.resource, now=now)
+    assert rem.action == "restart"
+    mgr.approve(rem.id, "alice", "operator", now=now)
+    mgr.apply(rem.id, "alice", "operator", now=now)
+    assert sim.active_faults() == []
+    assert mgr.verify(rem.id, now=windows.run(3)).status == "verified"
+
+
 def test_rollback_removes_a_bad_deploy_and_is_verified(tmp_path):
     sim, windows, mgr, audit, service, incident, now = _setup(tmp_path, "deploy")
     rca = make_rca(service=service, kind="deploy", incident_id=incident.id, created_at=now)
@@ -87,18 +98,18 @@ def test_rollback_removes_a_bad_deploy_and_is_verified(tmp_path):
 
 
 def test_action_that_does_not_cure_is_rolled_back(tmp_path):
-    sim, windows, mgr, audit, service, incident, now = _setup(tmp_path, "errors")
-    # a code error: the playbook rolls back first, which does not stop an exception storm
-    rca = make_rca(service=service, kind="code_error", incident_id=incident.id, created_at=now)
+    sim, windows, mgr, audit, service, incident, now = _setup(tmp_path, "deploy")
+    # a wrong diagnosis: more replicas do not undo a bad deploy
+    rca = make_rca(service=service, kind="resource", incident_id=incident.id, created_at=now)
     rem = mgr.propose(incident, rca, windows.resource, now=now)
-    assert rem.action == "rollback"
+    assert rem.action == "scale_out"
     mgr.approve(rem.id, "alice", "operator", now=now)
     mgr.apply(rem.id, "alice", "operator", now=now)
-    assert [f["kind"] for f in sim.active_faults()] == ["errors"]
+    assert [f["kind"] for f in sim.active_faults()] == ["deploy"] and sim.replicas[service] == 2
     rem = mgr.verify(rem.id, now=windows.run(3))
     assert rem.status == "applied" and rem.verification["recovered"] is False
     rem = mgr.verify(rem.id, now=windows.run(3))  # past verify_seconds
-    assert rem.status == "rolled_back"
+    assert rem.status == "rolled_back" and sim.replicas[service] == 1
     kinds = [r["kind"] for r in audit.records(incident.id)]
     assert kinds[-2:] == ["remediation_rolling_back", "remediation_rolled_back"]
     assert audit.verify().ok
