@@ -9,7 +9,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from rca_service.ingest.changes import ResourceChangeTracker
 from rca_service.ingest.decoder_config import DecoderConfig
 from rca_service.ingest.result import DecodeResult, Rejections
-from rca_service.ingest.values import NANOS, attributes, body_text
+from rca_service.ingest.values import NS_PER_S, attributes, body_text
 from rca_service.records import ChangeEvent, LogRecord, RecordBatch
 
 BAD_TRACE_ID = "with a trace id that is not 16 bytes"
@@ -50,7 +50,7 @@ def decode_logs(
                     rejections.add(BAD_SPAN_ID)
                     continue
                 nanos = record.time_unix_nano or record.observed_time_unix_nano
-                when = nanos * NANOS if nanos else arrival
+                when = nanos / NS_PER_S if nanos else arrival
                 if first_time is None:
                     first_time = when
                 attrs = attributes(record.attributes)

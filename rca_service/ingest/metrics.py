@@ -17,7 +17,7 @@ from rca_service.ingest.changes import ResourceChangeTracker
 from rca_service.ingest.decoder_config import DecoderConfig
 from rca_service.ingest.quantiles import estimate_quantiles, explicit_buckets, exponential_buckets
 from rca_service.ingest.result import DecodeResult, Rejections
-from rca_service.ingest.values import NANOS, attributes
+from rca_service.ingest.values import NS_PER_S, attributes
 from rca_service.records import MetricPoint, MetricType, RecordBatch
 
 _NO_VALUE = DataPointFlags.DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK
@@ -91,7 +91,7 @@ def _number_point(ctx: _Context, p) -> MetricPoint | str:
         return NO_VALUE
     is_sum = ctx.metric.WhichOneof("data") == "sum"
     return MetricPoint(
-        ctx.service, ctx.metric.name, p.time_unix_nano * NANOS,
+        ctx.service, ctx.metric.name, p.time_unix_nano / NS_PER_S,
         float(p.as_double if kind == "as_double" else p.as_int),
         MetricType.SUM if is_sum else MetricType.GAUGE, ctx.metric.unit, attributes(p.attributes),
         is_sum and ctx.data.is_monotonic, resource=ctx.resource,
@@ -124,7 +124,7 @@ def _summary_point(ctx: _Context, p) -> MetricPoint | str:
     count = float(p.count)
     total = float(p.sum)
     return MetricPoint(
-        ctx.service, ctx.metric.name, p.time_unix_nano * NANOS, total / count if count else math.nan,
+        ctx.service, ctx.metric.name, p.time_unix_nano / NS_PER_S, total / count if count else math.nan,
         MetricType.SUMMARY, ctx.metric.unit, attributes(p.attributes), False, count, total, quantiles, ctx.resource,
     )
 
@@ -153,5 +153,5 @@ def _distribution_point(ctx: _Context, point, mtype: MetricType, quantiles: dict
         value = total / count
     else:
         value = quantiles.get(0.5, math.nan)
-    return MetricPoint(ctx.service, ctx.metric.name, point.time_unix_nano * NANOS, value, mtype, ctx.metric.unit,
+    return MetricPoint(ctx.service, ctx.metric.name, point.time_unix_nano / NS_PER_S, value, mtype, ctx.metric.unit,
                        attributes(point.attributes), False, count, total, quantiles, ctx.resource)

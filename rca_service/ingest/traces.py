@@ -13,7 +13,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from rca_service.ingest.changes import ResourceChangeTracker
 from rca_service.ingest.decoder_config import DecoderConfig
 from rca_service.ingest.result import DecodeResult, Rejections
-from rca_service.ingest.values import NANOS, attributes, first_text, selected_attributes
+from rca_service.ingest.values import NS_PER_S, attributes, first_text, selected_attributes
 from rca_service.records import RecordBatch, Span, SpanKind, StatusCode
 
 _KINDS = tuple(SpanKind)
@@ -93,7 +93,7 @@ def decode_traces(
                     attrs = {}
                     peer = None
 
-                start = start_ns * NANOS
+                start = start_ns / NS_PER_S
                 if first_start is None:
                     first_start = start
                 append(
@@ -105,7 +105,7 @@ def decode_traces(
                         span.name,
                         kind,
                         start,
-                        end_ns * NANOS,
+                        end_ns / NS_PER_S,
                         code,
                         status.message,
                         peer,

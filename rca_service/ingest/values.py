@@ -18,7 +18,7 @@ _SCALARS = frozenset({"string_value", "bool_value", "int_value", "double_value"}
 #: Deepest nesting of arrays / key-value lists we convert; deeper parts become a string.
 MAX_VALUE_DEPTH = 8
 
-NANOS = 1e-9
+NS_PER_S = 1e9  # divide (not multiply by 1e-9): whole seconds stay exact
 
 
 def any_value(value: AnyValue, depth: int = 0) -> Any:
@@ -56,7 +56,10 @@ def selected_attributes(kvs: Iterable[KeyValue], keep: frozenset[str] | None) ->
     for kv in kvs:
         key = kv.key
         if key in keep:
-            out[key] = any_value(kv.value)
+            # Scalars inline: this runs for most kept attributes, a call per value shows.
+            value = kv.value
+            which = value.WhichOneof("value")
+            out[key] = getattr(value, which) if which in _SCALARS else any_value(value)
     return out
 
 

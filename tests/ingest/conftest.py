@@ -114,6 +114,12 @@ def start_otlp_server(token: str = "", **config) -> OtlpServer:
     return OtlpServer(pipeline, sink, port, grpc_server, server, thread)
 
 
+@pytest.fixture(name="RecordingSink")
+def recording_sink_class() -> type[RecordingSink]:
+    """The RecordingSink class, for tests that build their own pipeline."""
+    return RecordingSink
+
+
 @pytest.fixture
 def free_port_fn() -> Callable[[], int]:
     """A function returning a free TCP port on 127.0.0.1 each call."""
