@@ -65,34 +65,35 @@ def _setup(tmp_path, fault: str):
     service = next(s for s in sim.services if sim.topology.services[s].tier != "entry")
     sim.inject(fault, service)
     now = windows.run(3)
-    settings = Settings(state_dir=tmp_path, executor="simulator", dry_run=False, verify_seconds=300)
+    settings = Settings(data_dir=tmp_path, executor="simulator", dry_run=False, verify_seconds=300)
     audit = AuditLog(tmp_path / "audit" / "chain.jsonl")
     mgr = build_remediation_manager(settings, audit, windows, tmp_path / "remediations", sim)
     incident = make_incident((service,), start=start)
     return sim, windows, mgr, audit, service, incident, now
 
 
+def _propose_approve_apply(mgr, windows, incident, service: str, kind: str, now: float, action: str):
+    rca = make_rca(service=service, kind=kind, incident_id=incident.id, created_at=now)
+    rem = mgr.propose(incident, rca, windows.resource, now=now)
+    assert rem.status == "proposed" and rem.action == action and rem.params["workload"] == service
+    mgr.approve(rem.id, "alice", "operator", now=now)
+    rem = mgr.apply(rem.id, "alice", "operator", now=now)
+    assert rem.status == "applied"
+    return rem
+
+
 def test_restart_stops_an_exception_storm_and_is_verified(tmp_path):
     sim, windows, mgr, audit, service, incident, now = _setup(tmp_path, "errors")
-    rca = make_rca(service=service, kind="code_error", incident_id=incident.id, created_at=now)
-    rem = mgr.propose(incident, rca, windows.resource, now=now)
-    assert rem.action == "restart"
-    mgr.approve(rem.id, "alice", "operator", now=now)
-    mgr.apply(rem.id, "alice", "operator", now=now)
+    rem = _propose_approve_apply(mgr, windows, incident, service, "code_error", now, "restart")
     assert sim.active_faults() == []
     assert mgr.verify(rem.id, now=windows.run(3)).status == "verified"
 
 
 def test_rollback_removes_a_bad_deploy_and_is_verified(tmp_path):
     sim, windows, mgr, audit, service, incident, now = _setup(tmp_path, "deploy")
-    rca = make_rca(service=service, kind="deploy", incident_id=incident.id, created_at=now)
-    rem = mgr.propose(incident, rca, windows.resource, now=now)
-    assert rem.status == "proposed" and rem.action == "rollback" and rem.params["workload"] == service
-    mgr.approve(rem.id, "alice", "operator", now=now)
-    rem = mgr.apply(rem.id, "alice", "operator", now=now)
-    assert rem.status == "applied" and sim.active_faults() == []
-    later = windows.run(3)
-    rem = mgr.verify(rem.id, now=later)
+    rem = _propose_approve_apply(mgr, windows, incident, service, "deploy", now, "rollback")
+    assert sim.active_faults() == []
+    rem = mgr.verify(rem.id, now=windows.run(3))
     assert rem.status == "verified", rem.verification
     assert audit.verify().ok
 
@@ -100,11 +101,7 @@ def test_rollback_removes_a_bad_deploy_and_is_verified(tmp_path):
 def test_action_that_does_not_cure_is_rolled_back(tmp_path):
     sim, windows, mgr, audit, service, incident, now = _setup(tmp_path, "deploy")
     # a wrong diagnosis: more replicas do not undo a bad deploy
-    rca = make_rca(service=service, kind="resource", incident_id=incident.id, created_at=now)
-    rem = mgr.propose(incident, rca, windows.resource, now=now)
-    assert rem.action == "scale_out"
-    mgr.approve(rem.id, "alice", "operator", now=now)
-    mgr.apply(rem.id, "alice", "operator", now=now)
+    rem = _propose_approve_apply(mgr, windows, incident, service, "resource", now, "scale_out")
     assert [f["kind"] for f in sim.active_faults()] == ["deploy"] and sim.replicas[service] == 2
     rem = mgr.verify(rem.id, now=windows.run(3))
     assert rem.status == "applied" and rem.verification["recovered"] is False
