@@ -41,9 +41,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Count-like fixed signals: a step without data reads 0 (not NaN) once the frame shows the
-# source is active for the service.
-_ZERO_FILL = [FIXED_SIGNALS.index(s) for s in (
-    "span.request_rate", "log.count", "log.count.error", "log.count.warn", "log.new_templates", "change.count")]
+# source is active for the service and the step shows the pipeline of that source was alive
+# (some service sent that kind of record in it): a gap in collection is not zero traffic.
+_ZERO_FILL_SPANS = [FIXED_SIGNALS.index("span.request_rate")]
+_ZERO_FILL_LOGS = [FIXED_SIGNALS.index(s) for s in ("log.count", "log.count.error", "log.count.warn", "log.new_templates")]
+_CHANGE_COL = FIXED_SIGNALS.index("change.count")
 
 
 class TelemetryStore:
@@ -212,9 +214,15 @@ class TelemetryStore:
             log_gamma = self.config.sketch_log_gamma
             nfix = len(FIXED_SIGNALS)
             steps = self._table.steps
+            spans_alive = np.zeros(len(times), dtype=bool)
+            logs_alive = np.zeros(len(times), dtype=bool)
             for i, t in enumerate(times.tolist()):
                 sd = steps.get(t)
-                b = sd.services.get(service) if sd is not None else None
+                if sd is None:
+                    continue
+                spans_alive[i] = any(x.n_spans for x in sd.services.values())
+                logs_alive[i] = any(x.n_logs for x in sd.services.values())
+                b = sd.services.get(service)
                 if b is None:
                     continue
                 values[i, :nfix] = b.fixed_row(step, use_server, log_gamma)
@@ -222,10 +230,12 @@ class TelemetryStore:
                     if c:
                         values[i, col[names[key]]] = s / c
             closed = self._closed_until
-        for j in _ZERO_FILL:
-            colv = values[:, j]
-            if len(colv) and not np.isnan(colv).all():
-                colv[np.isnan(colv)] = 0.0
+        for cols, alive in ((_ZERO_FILL_SPANS, spans_alive), (_ZERO_FILL_LOGS, logs_alive), ([_CHANGE_COL], None)):
+            for j in cols:
+                colv = values[:, j]
+                if len(colv) and not np.isnan(colv).all():
+                    fill = np.isnan(colv) if alive is None else np.isnan(colv) & alive
+                    colv[fill] = 0.0
         meta = {"closed_until": closed, "latency_source": "server" if use_server else "entry"}
         return WindowFrame(service, step, times, signals, values, meta)
 

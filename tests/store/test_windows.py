@@ -38,7 +38,11 @@ def test_missing_steps_are_nan_and_counts_zero_filled(store):
     assert f.times.tolist() == [int(T0), int(T0 + 60), int(T0 + 120)]
     lat = f.column(frames.SPAN_LATENCY_P50)
     assert not math.isnan(lat[0]) and math.isnan(lat[1]) and not math.isnan(lat[2])
-    # traffic is known for the service, so an empty step means zero requests, not unknown
+    # no service sent spans in the middle step: a collection gap, not zero traffic
+    assert math.isnan(f.column(frames.SPAN_REQUEST_RATE)[1])
+    # once another service's spans show tracing was alive, the empty step means zero requests
+    store.consume_spans([span("other", T0 + 61, 0.1)])
+    f = store.frame("api", T0, T0 + 180)
     assert f.column(frames.SPAN_REQUEST_RATE)[1] == 0.0
     # the service has no logs at all: log signals stay NaN
     assert np.isnan(f.column(frames.LOG_COUNT)).all()
