@@ -1,4 +1,9 @@
-"""Change events: those ingest hands over, and deploys derived from resource version changes."""
+"""Change events: those ingest hands over, and deploys derived from resource version changes.
+
+Ingest may derive the same deploy from the same resource (its events carry attributes
+`source="resource"`, `key`, `value`); each (service, attribute, new value) is announced once,
+whichever side saw it first.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from rca_service.store.windows import StepTable
 # Resource attributes whose change means a new deployment of the service.
 VERSION_ATTRIBUTES = ("service.version", "k8s.deployment.revision", "deployment.revision")
 MAX_VERSIONS = 8
+MAX_ANNOUNCED = 10_000
 
 
 class ChangeTracker:
@@ -23,6 +29,18 @@ class ChangeTracker:
         # of two versions running side by side, as in a canary, do not flap)
         self.versions: dict[str, list[tuple]] = {}
         self.resources: dict[str, dict] = {}  # service -> latest resource attributes seen
+        self.announced: dict[tuple[str, str, str], None] = {}  # (service, attribute, value), ordered
+        self.duplicates = 0
+
+    def _announce(self, keys: list[tuple[str, str, str]]) -> bool:
+        """Mark version values as announced; False when every one of them already was."""
+        fresh = [k for k in keys if k not in self.announced]
+        for k in fresh:
+            self.announced[k] = None
+        if len(self.announced) > MAX_ANNOUNCED:
+            for k in list(self.announced)[: MAX_ANNOUNCED // 10]:
+                del self.announced[k]
+        return bool(fresh) or not keys
 
     def add(self, events: list[ChangeEvent], lo: float, hi: float) -> tuple[int, float]:
         """Store events with lo <= time <= hi; return (events dropped, newest time stored)."""
@@ -32,6 +50,10 @@ class ChangeTracker:
             if ev.time < lo or ev.time > hi:
                 dropped += 1
                 continue
+            if ev.attributes.get("source") == "resource" and ev.attributes.get("key"):
+                if not self._announce([(ev.service, str(ev.attributes["key"]), str(ev.attributes.get("value")))]):
+                    self.duplicates += 1
+                    continue
             newest = max(newest, ev.time)
             st = self.table.align(ev.time)
             self.table.bucket(ev.service, st).n_changes += 1
@@ -55,9 +77,14 @@ class ChangeTracker:
         del seen[:-MAX_VERSIONS]
         before = {k: v for k, v in zip(VERSION_ATTRIBUTES, prev) if v is not None}
         after = {k: v for k, v in zip(VERSION_ATTRIBUTES, version) if v is not None}
-        desc = ", ".join(f"{k} {before.get(k)} -> {after.get(k)}" for k in VERSION_ATTRIBUTES if before.get(k) != after.get(k))
+        moved = [k for k in VERSION_ATTRIBUTES if before.get(k) != after.get(k)]
+        if not self._announce([(service, k, str(after.get(k))) for k in moved]):
+            return  # ingest already reported this deploy
+        desc = ", ".join(f"{k} {before.get(k)} -> {after.get(k)}" for k in moved)
         ev = ChangeEvent(service, t, "deploy", desc, {"before": before, "after": after, "derived": True})
-        self.add([ev], float("-inf"), float("inf"))
+        st = self.table.align(t)
+        self.table.bucket(service, st).n_changes += 1
+        self.table.get(st).changes.append(ev)
 
     def query(self, service: str | None, start: float | None, end: float | None) -> list[ChangeEvent]:
         lo = float("-inf") if start is None else start

@@ -90,6 +90,16 @@ def test_derived_and_ingested_changes(store):
     assert ch[0].time == T0 + 70 and "1.0 -> 1.1" in ch[0].description
     assert store.changes("a", T0, T0 + 60) == []
     assert store.frame("a", T0, T0 + 120).column(frames.CHANGE_COUNT).tolist() == [0, 1]
+    # ingest derived the same deploy from the same resource: announced once only
+    store.consume_changes([ChangeEvent("a", T0 + 70, "deploy", "service.version changed to 1.1",
+                                       {"source": "resource", "key": "service.version", "value": "1.1"})])
+    assert len(store.changes("a")) == 1
+    # ...and the other way round: ingest first, the store's own derivation stays quiet
+    store.consume_changes([ChangeEvent("a", T0 + 100, "deploy", "service.version changed to 2.0",
+                                       {"source": "resource", "key": "service.version", "value": "2.0"})])
+    store.consume_spans([span("a", T0 + 100, 0.1, resource={"service.version": "2.0"})])
+    assert [c.description for c in store.changes("a")][-1] == "service.version changed to 2.0"
+    assert len(store.changes("a")) == 2
 
 
 def test_resource_attributes_of_a_service(store, tmp_path):
