@@ -1,0 +1,61 @@
+"""Messages stay within Block Kit's limits and escape data, however big the answer."""
+
+from __future__ import annotations
+
+from rca_fakes import FakeRemediation
+
+from rca_service.chatops import blocks
+from rca_service.chatops.notifier import incident_payload
+from rca_service.detect.incident import Incident, ServiceAnomaly
+from rca_service.localize.result import Evidence, RCAResult, RootCause
+
+
+def check_limits(message: dict) -> None:
+    assert len(message["blocks"]) <= blocks.MAX_BLOCKS
+    assert len(message["text"]) <= blocks.MAX_FALLBACK_TEXT
+    for b in message["blocks"]:
+        if b["type"] == "section":
+            assert len(b["text"]["text"]) <= blocks.MAX_SECTION_TEXT
+            assert len(b.get("fields", [])) <= blocks.MAX_FIELDS
+            assert all(len(f["text"]) <= blocks.MAX_FIELD_TEXT for f in b.get("fields", []))
+        if b["type"] == "header":
+            assert len(b["text"]["text"]) <= blocks.MAX_HEADER_TEXT
+        if b["type"] == "actions":
+            assert len(b["elements"]) <= blocks.MAX_ACTIONS
+            for e in b["elements"]:
+                assert len(e["text"]["text"]) <= blocks.MAX_BUTTON_TEXT
+                assert len(e.get("value", "")) <= blocks.MAX_BUTTON_VALUE
+                assert e.get("style", "primary") in ("primary", "danger")
+        if b["type"] == "context":
+            assert len(b["elements"]) <= blocks.MAX_CONTEXT_ELEMENTS
+
+
+def test_a_huge_answer_fits():
+    reply = {"answer": "word " * 5000, "incident_id": "inc-" + "9" * 3000, "inconclusive": False,
+             "root_causes": [{"service": f"svc-{i}" * 50, "kind": "latency", "confidence": 0.1} for i in range(40)],
+             "evidence": [{"summary": "e" * 900} for _ in range(40)]}
+    msg = blocks.answer_message(reply, "https://x")
+    check_limits(msg)
+    assert msg["blocks"][0]["text"]["text"].endswith("…")
+
+
+def test_many_remediation_blocks_fit():
+    msg = blocks.message("t", [b for i in range(100) for b in blocks.remediation_blocks(
+        FakeRemediation(f"rem-{i}" + "x" * 2500, "inc-1", "restart" * 30, "svc" * 40), "https://x")])
+    check_limits(msg)
+
+
+def test_incident_notification_fits_and_escapes():
+    services = {f"<svc{i}>": ServiceAnomaly(f"<svc{i}>", 0, 1, float(i), "lstm_ae") for i in range(30)}
+    inc = Incident(id="inc-" + "1" * 200, start=0, end=None, services=services)
+    rca = RCAResult(inc.id, [RootCause(f"<svc{i}>&", "resource", 1.0, 0.5, evidence=[Evidence("metric", "<@U123> " * 500)])
+                             for i in range(30)], inconclusive=True, created_at=0)
+    msg = incident_payload(inc, rca, "https://x")
+    check_limits(msg)
+    text = str(msg["blocks"])
+    assert "<svc" not in text and "&lt;svc29&gt;" in text and "<@U123>" not in text
+    assert "Inconclusive" in text
+
+
+def test_escape():
+    assert blocks.escape("<!channel> & <http://evil|click>") == "&lt;!channel&gt; &amp; &lt;http://evil|click&gt;"
