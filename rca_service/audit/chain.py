@@ -40,6 +40,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from rca_service.audit import checkpoint as cp
 from rca_service.audit.canonical import canonical_bytes, normalize
 from rca_service.errors import AuditError
@@ -212,7 +214,7 @@ class AuditLog:
         self.path = self.paths.chain
         self._clock = clock
         self._lock = threading.Lock()
-        self._key = None
+        self._key: Ed25519PrivateKey | None = None
         self._head = GENESIS_HASH
         self._count = 0
         self._size: int | None = None  # file size after our last load/append; None = not loaded
@@ -239,8 +241,12 @@ class AuditLog:
             raise AuditError("audit body must be a dict")
         body = normalize(body)  # fail before touching the file; floats folded once
         with self._lock, self._file_lock():
-            self._ensure_loaded()
-            return self._write(kind, body, incident_id, actor)
+            try:
+                self._ensure_loaded()
+                return self._write(kind, body, incident_id, actor)
+            except OSError as exc:
+                self._size = None  # re-read the file on the next append: it may hold a partial line
+                raise AuditError(f"cannot write the audit chain {self.path}: {exc}") from exc
 
     def _write(self, kind: str, body: dict, incident_id: str | None, actor: str) -> AuditRecord:
         content = {"index": self._count, "time": normalize(float(self._clock())), "kind": kind,
@@ -262,11 +268,11 @@ class AuditLog:
         cp.write_checkpoint(self.paths.checkpoint, cp.sign(self._signing_key(), self._count, self._head))
         return AuditRecord(**rec)
 
-    def _file_lock(self):
+    def _file_lock(self) -> "_FlockFile":
         self.paths.lock.parent.mkdir(parents=True, exist_ok=True)
         return _FlockFile(self.paths.lock)
 
-    def _signing_key(self):
+    def _signing_key(self) -> Ed25519PrivateKey:
         if self._key is None:
             self._key = cp.load_or_create_key(self.paths.key)
             cp.write_public_key(self._key, self.paths.public_key)

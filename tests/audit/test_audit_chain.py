@@ -204,3 +204,21 @@ def test_concurrent_appends_from_threads_keep_one_chain(tmp_path: Path):
     result = log.verify()
     assert result.ok and result.records == 40
     assert sorted((r["body"]["thread"], r["body"]["i"]) for r in log.records()) == [(n, i) for n in range(4) for i in range(10)]
+
+
+def test_failed_fsync_is_an_audit_error_and_the_next_append_recovers(tmp_path: Path, monkeypatch):
+    import errno
+
+    log = AuditLog(tmp_path / "chain.jsonl")
+    log.append("incident_opened", {"n": 0})
+    real_fsync = os.fsync
+
+    def full_disk(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(AuditError, match="cannot write"):
+        log.append("incident_opened", {"n": 1})
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    rec = log.append("incident_opened", {"n": 2})
+    assert log.verify().ok and rec.index == len(log.records()) - 1
