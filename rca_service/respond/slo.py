@@ -80,13 +80,17 @@ class SloVerdict:
 
 
 def signal_recovered(reading: SloReading, config: SloConfig) -> bool | None:
-    """Whether one signal is back to normal; None when there is no current value."""
+    """Whether one signal is back to normal; None when it cannot be told (no current value, or a
+    non-error signal without a baseline)."""
     if reading.current is None or not math.isfinite(reading.current):
         return None
-    baseline = reading.baseline if reading.baseline is not None and math.isfinite(reading.baseline) else 0.0
+    has_baseline = reading.baseline is not None and math.isfinite(reading.baseline)
     if signal_family(reading.signal) == "errors":
-        return reading.current <= baseline + config.error_rate_slack
-    return reading.current <= baseline * config.ratio + config.abs_slack
+        # without a baseline, "normal" for an error rate is close to zero
+        return reading.current <= (reading.baseline if has_baseline else 0.0) + config.error_rate_slack
+    if not has_baseline:
+        return None  # a latency has no absolute "normal": no verdict without a baseline
+    return reading.current <= reading.baseline * config.ratio + config.abs_slack
 
 
 def judge(readings: list[SloReading], config: SloConfig) -> SloVerdict:

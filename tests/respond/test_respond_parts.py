@@ -77,6 +77,9 @@ def test_judge_recovery_rules():
     assert judge(ok + [SloReading("b", SPAN_ERROR_RATE, 0.0, 0.3)], cfg).recovered is False
     assert judge([SloReading("a", SPAN_LATENCY_P99, 0.2, 0.3)], cfg).recovered is False
     assert judge([SloReading("a", SPAN_ERROR_RATE, 0.01, None)], cfg).recovered is None
+    no_baseline = [SloReading("a", SPAN_ERROR_RATE, None, 0.01), SloReading("a", SPAN_LATENCY_P99, None, 3.0)]
+    assert judge(no_baseline, cfg).recovered is True  # the latency cannot be judged, the error rate can
+    assert judge([SloReading("a", SPAN_LATENCY_P99, None, 3.0)], cfg).recovered is None
     with pytest.raises(ConfigError):
         SloConfig.from_dict({"ratio": 0.5})
 
