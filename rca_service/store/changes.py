@@ -50,10 +50,10 @@ class ChangeTracker:
             if ev.time < lo or ev.time > hi:
                 dropped += 1
                 continue
-            if ev.attributes.get("source") == "resource" and ev.attributes.get("key"):
-                if not self._announce([(ev.service, str(ev.attributes["key"]), str(ev.attributes.get("value")))]):
-                    self.duplicates += 1
-                    continue
+            if (ev.attributes.get("source") == "resource" and ev.attributes.get("key")
+                    and not self._announce([(ev.service, str(ev.attributes["key"]), str(ev.attributes.get("value")))])):
+                self.duplicates += 1
+                continue
             newest = max(newest, ev.time)
             st = self.table.align(ev.time)
             self.table.bucket(ev.service, st).n_changes += 1

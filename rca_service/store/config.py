@@ -110,12 +110,12 @@ class StoreConfig:
         return math.log((1 + a) / (1 - a))
 
     @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> "StoreConfig":
+    def from_settings(cls, settings: Any, **overrides: Any) -> StoreConfig:
         """From the service's Settings (step_seconds, retention_hours), plus explicit overrides."""
         return cls(step=int(settings.step_seconds), retention_seconds=float(settings.retention_hours) * 3600.0, **overrides)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> "StoreConfig":
+    def from_dict(cls, data: dict[str, Any] | None) -> StoreConfig:
         """Build from a dict (e.g. JSON), refusing unknown keys."""
         return config_from_dict(cls, data)
 

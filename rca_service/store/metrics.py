@@ -8,6 +8,7 @@ deltas of their cumulative sum and count, else the point's own mean.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 
@@ -141,12 +142,11 @@ class MetricAccumulator:
                     dropped += 1
                     continue
                 self.add_known(p.service, key)
-            if t > newest:
-                newest = t
+            newest = max(newest, t)
             b = table.bucket(p.service, table.align(t))
             b.n_points += 1
             v = self._step_value(sk, p)
-            if v is None or v != v:  # NaN points carry nothing
+            if v is None or math.isnan(v):  # NaN points carry nothing
                 continue
             acc = b.metrics.get(key)
             if acc is None:

@@ -85,11 +85,9 @@ class SpanAccumulator:
                 b, edges = hit[1], hit[2]
                 last_svc, last_st = svc, st
             e = s.end
-            if e > newest:
-                newest = e
+            newest = max(newest, e)
             d = e - t
-            if d < 0.0:
-                d = 0.0
+            d = max(d, 0.0)
             kind = s.kind
             err = s.status == 2
             binx = floor(log(d) * inv) if d > MIN_DURATION else ZERO_BIN

@@ -16,8 +16,8 @@ import logging
 import math
 import threading
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
@@ -205,7 +205,7 @@ class TelemetryStore:
             signals = FIXED_SIGNALS + metric_cols
             if bounds is None or end <= start:
                 return WindowFrame(service, step, np.zeros(0, dtype=np.int64), signals, np.zeros((0, len(signals))))
-            first = max(int(math.ceil(start / step)) * step, bounds[0]) if math.isfinite(start) else bounds[0]
+            first = max(math.ceil(start / step) * step, bounds[0]) if math.isfinite(start) else bounds[0]
             stop = min(end, bounds[1] + step)
             times = np.arange(first, stop, step, dtype=np.int64) if first < stop else np.zeros(0, dtype=np.int64)
             values = np.full((len(times), len(signals)), np.nan)
@@ -376,7 +376,7 @@ class TelemetryStore:
 
     @classmethod
     def load(cls, directory: str | Path, config: StoreConfig | None = None,
-             vectors: VectorStore | None = None) -> "TelemetryStore":
+             vectors: VectorStore | None = None) -> TelemetryStore:
         """A store restored from `save(directory)`; an empty one when nothing was saved.
 
         Raises:

@@ -113,8 +113,7 @@ class LogAccumulator:
             if r.resource and self.on_resource is not None and id(r.resource) not in seen_res:
                 seen_res.add(id(r.resource))
                 self.on_resource(r.service, r.resource, t)
-            if t > newest:
-                newest = t
+            newest = max(newest, t)
             st = table.align(t)
             b = table.bucket(r.service, st)
             cls = severity_class(r.severity, r.severity_text)
@@ -136,10 +135,8 @@ class LogAccumulator:
             tpl.count += 1
             if is_err:
                 tpl.error_count += 1
-            if t < tpl.first_seen:
-                tpl.first_seen = t
-            if t > tpl.last_seen:
-                tpl.last_seen = t
+            tpl.first_seen = min(tpl.first_seen, t)
+            tpl.last_seen = max(tpl.last_seen, t)
             if table.align(tpl.first_seen) == st:
                 b.n_log_new += 1
             acc = b.templates.get(cid)

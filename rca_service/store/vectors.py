@@ -86,12 +86,12 @@ class VectorConfig:
             raise ConfigError("VectorConfig needs a url (server mode) or a path (local mode)")
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> "VectorConfig":
+    def from_dict(cls, data: dict[str, Any] | None) -> VectorConfig:
         """Build from a dict, refusing unknown keys."""
         return config_from_dict(cls, data)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "VectorConfig":
+    def from_settings(cls, settings: Any) -> VectorConfig:
         """From the service's Settings: qdrant_url, qdrant_api_key, data_dir/qdrant, embeddings."""
         return cls(url=settings.qdrant_url, api_key=settings.qdrant_api_key,
                    path=str(Path(settings.data_dir) / "qdrant"), enabled=bool(settings.embeddings))

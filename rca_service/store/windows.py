@@ -43,7 +43,7 @@ class ServiceStep:
     Log fields: counts and `templates` (drain3 cluster id -> [count, error count]).
     """
 
-    __slots__ = (
+    __slots__ = (  # noqa: RUF023  (grouped by source, not sorted)
         "n_spans", "n_server", "err_server", "lat_server", "n_entry", "err_entry", "lat_entry",
         "n_client", "err_client", "err_samples", "slow_samples", "slow_min",
         "metrics", "n_points",
@@ -139,7 +139,7 @@ class ServiceStep:
         }
 
     @classmethod
-    def from_json(cls, d: dict) -> "ServiceStep":
+    def from_json(cls, d: dict) -> ServiceStep:
         b = cls()
         (b.n_spans, b.n_server, b.err_server, b.n_entry, b.err_entry, b.n_client, b.err_client,
          b.n_points, b.n_logs, b.n_log_error, b.n_log_warn, b.n_log_new, b.n_changes) = d["counts"]
