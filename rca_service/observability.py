@@ -4,29 +4,29 @@ Nothing here keeps its own copy of the service's counters: a custom collector as
 for a snapshot on every scrape, so the numbers cannot drift from what the components count.
 The API's own request counts and latencies are the only metrics recorded here.
 
-`stats()` shape (every part optional; missing parts are simply not exported)::
+What `stats()` returns (every part optional; a missing part is simply not exported)::
 
-    {
-      "ingest": {"spans": n, "metric_points": n, "logs": n,          # counters since start
-                 "rejected": {"<reason>": n} | n,                      # counter
-                 "queue_depth": n, "queue_capacity": n},               # gauges
-      "store": {"windows": n, "services": n, "templates": n},          # gauges
-      "detector": {"latency_seconds": LATENCY},
-      "ranker": {"latency_seconds": LATENCY},
-      "incidents": {"total": n, "open": n},
-      "remediations": {"<outcome>": n},                                # counter by outcome
-      "audit": {"records": n},
-      "vectors": {"pending": n, "points": n},
-    }
-    LATENCY = {"count": n, "sum": seconds[, "buckets": {upper_bound: cumulative count}]} | seconds (last)
+    {"ready": bool, "accepting": bool,
+     "incidents": n | {"total": n, "open": n}, "rca_runs": n,
+     "detector_seconds": last, "ranker_seconds": last,            # or {"detector": {"latency_seconds": L}}
+     "ingest": IngestPipeline.stats()   {"accepted_spans", "accepted_points", "accepted_logs",
+                                         "rejected_spans", "rejected_points", "rejected_logs",
+                                         "refused_batches", "dropped_batches", "sink_errors",
+                                         "requests": {"http.traces.200": n, ...},
+                                         "queue_depth", "queue_capacity"},
+     "store": TelemetryStore.stats()    {"steps", "services", "templates", "metric_series", "dropped"},
+     "remediations": RemediationManager.stats()  {"total", "by_status": {...}, "by_action": {...}}}
+    L = {"count": n, "sum": s[, "buckets": {upper_bound: cumulative}]} | seconds of the last run
 
-Exported names: rca_ingest_spans_total, rca_ingest_metric_points_total, rca_ingest_logs_total,
-rca_ingest_rejected_total{reason}, rca_ingest_queue_depth, rca_ingest_queue_capacity,
-rca_windows_held, rca_services, rca_log_templates, rca_detector_latency_seconds,
-rca_ranker_latency_seconds, rca_incidents_total, rca_incidents_open,
-rca_remediations_total{outcome}, rca_audit_records, rca_vectors_pending, rca_vectors_points,
-rca_ready, rca_accepting, rca_stats_error; and rca_http_requests_total{method,route,status},
-rca_http_request_duration_seconds{method,route}.
+Exported: rca_ingest_spans_total, rca_ingest_metric_points_total, rca_ingest_logs_total,
+rca_ingest_rejected_total{reason}, rca_ingest_requests_total{transport,signal,outcome},
+rca_ingest_queue_depth, rca_ingest_queue_capacity, rca_ingest_sink_errors_total,
+rca_windows_held, rca_services, rca_log_templates, rca_metric_series, rca_store_dropped_total,
+rca_detector_latency_seconds, rca_ranker_latency_seconds, rca_incidents_total,
+rca_incidents_open, rca_rca_runs_total, rca_remediations_total,
+rca_remediations_status{status} (current status of each remediation: a gauge, as statuses move),
+rca_remediations_by_action{action}, rca_ready, rca_accepting, rca_stats_error,
+rca_http_requests_total{method,route,status}, rca_http_request_duration_seconds{method,route}.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, SummaryMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
@@ -46,28 +46,34 @@ log = logging.getLogger(__name__)
 
 __all__ = ["CONTENT_TYPE_LATEST", "ServiceStatsCollector", "build_registry", "HttpMetrics", "render"]
 
-# (section, key, metric name, help, type)
+# (section or None for top level, keys tried in order, metric name, help, type)
 _SCALARS = [
-    ("ingest", "spans", "rca_ingest_spans", "Spans accepted by ingest.", "counter"),
-    ("ingest", "metric_points", "rca_ingest_metric_points", "Metric data points accepted by ingest.", "counter"),
-    ("ingest", "logs", "rca_ingest_logs", "Log records accepted by ingest.", "counter"),
-    ("ingest", "queue_depth", "rca_ingest_queue_depth", "Batches waiting in the ingest queue.", "gauge"),
-    ("ingest", "queue_capacity", "rca_ingest_queue_capacity", "Capacity of the ingest queue.", "gauge"),
-    ("store", "windows", "rca_windows_held", "Service windows (steps) held in memory.", "gauge"),
-    ("store", "services", "rca_services", "Services seen.", "gauge"),
-    ("store", "templates", "rca_log_templates", "Log templates known.", "gauge"),
-    ("incidents", "total", "rca_incidents", "Incidents opened since start.", "counter"),
-    ("incidents", "open", "rca_incidents_open", "Incidents open now.", "gauge"),
-    ("audit", "records", "rca_audit_records", "Records in the audit chain.", "gauge"),
-    ("vectors", "pending", "rca_vectors_pending", "Items waiting to be embedded.", "gauge"),
-    ("vectors", "points", "rca_vectors_points", "Points in the vector store.", "gauge"),
+    ("ingest", ("accepted_spans", "spans"), "rca_ingest_spans", "Spans accepted by ingest.", "counter"),
+    ("ingest", ("accepted_points", "metric_points"), "rca_ingest_metric_points", "Metric points accepted by ingest.", "counter"),
+    ("ingest", ("accepted_logs", "logs"), "rca_ingest_logs", "Log records accepted by ingest.", "counter"),
+    ("ingest", ("queue_depth",), "rca_ingest_queue_depth", "Batches waiting in the ingest queue.", "gauge"),
+    ("ingest", ("queue_capacity",), "rca_ingest_queue_capacity", "Capacity of the ingest queue.", "gauge"),
+    ("ingest", ("sink_errors",), "rca_ingest_sink_errors", "Batches the store failed to take.", "counter"),
+    ("store", ("steps", "windows"), "rca_windows_held", "Time steps (windows) held in memory.", "gauge"),
+    ("store", ("services",), "rca_services", "Services seen.", "gauge"),
+    ("store", ("templates",), "rca_log_templates", "Log templates known.", "gauge"),
+    ("store", ("metric_series",), "rca_metric_series", "Metric series known.", "gauge"),
+    ("store", ("dropped",), "rca_store_dropped", "Records dropped as too old or too far in the future.", "counter"),
+    (None, ("incidents",), "rca_incidents", "Incidents opened since start.", "counter"),
+    ("incidents", ("total",), "rca_incidents", "Incidents opened since start.", "counter"),
+    ("incidents", ("open",), "rca_incidents_open", "Incidents open now.", "gauge"),
+    (None, ("rca_runs",), "rca_rca_runs", "Root-cause rankings computed.", "counter"),
+    ("remediations", ("total",), "rca_remediations", "Remediations proposed since the state began.", "counter"),
 ]
+# (section, key → label value, metric, help, label, type)
+_INGEST_REJECTED = {"rejected_spans": "invalid_spans", "rejected_points": "invalid_points",
+                    "rejected_logs": "invalid_logs", "refused_batches": "overloaded", "dropped_batches": "dropped"}
 _LABELLED = [
-    ("ingest", "rejected", "rca_ingest_rejected", "Items or requests rejected by ingest, by reason.", "reason"),
-    (None, "remediations", "rca_remediations", "Remediation steps by outcome.", "outcome"),
+    ("remediations", "by_status", "rca_remediations_status", "Remediations by current status.", "status"),
+    ("remediations", "by_action", "rca_remediations_by_action", "Remediations by action.", "action"),
 ]
 _LATENCIES = [
-    ("detector", "rca_detector_latency_seconds", "Time to score one closed step for all services."),
+    ("detector", "rca_detector_latency_seconds", "Time to score the newest closed steps of all services."),
     ("ranker", "rca_ranker_latency_seconds", "Time to rank the root causes of one incident."),
 ]
 
@@ -78,6 +84,11 @@ def _number(value: Any) -> float | None:
     if isinstance(value, (int, float)) and math.isfinite(value):
         return float(value)
     return None
+
+
+def _section(stats: Mapping, name: str | None) -> Mapping:
+    part = stats if name is None else stats.get(name)
+    return part if isinstance(part, Mapping) else {}
 
 
 class ServiceStatsCollector(Collector):
@@ -106,38 +117,63 @@ class ServiceStatsCollector(Collector):
             return
         yield GaugeMetricFamily("rca_stats_error", "1 when the service could not report its stats.", value=0.0)
         yield from self._scalars(stats)
+        yield from self._ingest_labelled(_section(stats, "ingest"))
         yield from self._labelled(stats)
         yield from self._latencies(stats)
 
     @staticmethod
     def _scalars(stats: Mapping) -> Iterator:
-        for section, key, name, help_text, kind in _SCALARS:
-            value = _number((stats.get(section) or {}).get(key))
-            if value is None:
+        seen: set[str] = set()
+        for section, keys, name, help_text, kind in _SCALARS:
+            part = _section(stats, section)
+            value = next((_number(part.get(k)) for k in keys if _number(part.get(k)) is not None), None)
+            if value is None or name in seen:
                 continue
+            seen.add(name)
             family = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
             yield family(name, help_text, value=value)
 
     @staticmethod
+    def _ingest_labelled(ingest: Mapping) -> Iterator:
+        rejected = CounterMetricFamily("rca_ingest_rejected", "Items or batches ingest refused, by reason.", labels=["reason"])
+        found = False
+        for key, reason in _INGEST_REJECTED.items():
+            if _number(ingest.get(key)) is not None:
+                rejected.add_metric([reason], _number(ingest[key]))
+                found = True
+        if isinstance(ingest.get("rejected"), Mapping):
+            for reason, n in sorted(ingest["rejected"].items()):
+                if _number(n) is not None:
+                    rejected.add_metric([str(reason)], _number(n))
+                    found = True
+        if found:
+            yield rejected
+        requests = ingest.get("requests")
+        if isinstance(requests, Mapping) and requests:
+            family = CounterMetricFamily("rca_ingest_requests", "OTLP export requests by transport, signal and outcome.",
+                                         labels=["transport", "signal", "outcome"])
+            for key, n in sorted(requests.items()):
+                parts = str(key).split(".", 2)
+                if len(parts) == 3 and _number(n) is not None:
+                    family.add_metric(parts, _number(n))
+            yield family
+
+    @staticmethod
     def _labelled(stats: Mapping) -> Iterator:
         for section, key, name, help_text, label in _LABELLED:
-            raw = (stats.get(section) or {}).get(key) if section else stats.get(key)
-            if raw is None:
+            raw = _section(stats, section).get(key)
+            if not isinstance(raw, Mapping):
                 continue
-            family = CounterMetricFamily(name, help_text, labels=[label])
-            if isinstance(raw, Mapping):
-                for label_value, count in sorted(raw.items(), key=lambda kv: str(kv[0])):
-                    value = _number(count)
-                    if value is not None:
-                        family.add_metric([str(label_value)], value)
-            elif _number(raw) is not None:
-                family.add_metric(["all"], _number(raw))
+            family = GaugeMetricFamily(name, help_text, labels=[label])
+            for label_value, count in sorted(raw.items(), key=lambda kv: str(kv[0])):
+                if _number(count) is not None:
+                    family.add_metric([str(label_value)], _number(count))
             yield family
 
     @staticmethod
     def _latencies(stats: Mapping) -> Iterator:
         for section, name, help_text in _LATENCIES:
-            raw = (stats.get(section) or {}).get("latency_seconds")
+            raw = _section(stats, section).get("latency_seconds", stats.get(f"{section}_seconds"))
             if isinstance(raw, Mapping) and _number(raw.get("count")) is not None:
                 count, total = _number(raw.get("count")), _number(raw.get("sum")) or 0.0
                 buckets = raw.get("buckets")
@@ -148,8 +184,8 @@ class ServiceStatsCollector(Collector):
                     yield HistogramMetricFamily(name, help_text, buckets=[(_le(le), c) for le, c in pairs], sum_value=total)
                 else:
                     yield SummaryMetricFamily(name, help_text, count_value=count, sum_value=total)
-            elif _number(raw) is not None:
-                yield GaugeMetricFamily(name.replace("_seconds", "_last_seconds"), help_text + " (last run)", value=_number(raw))
+            elif _number(raw) is not None:  # only the last run is known
+                yield GaugeMetricFamily(name, help_text + " (last run)", value=_number(raw))
 
 
 def _le(bound: float) -> str:
@@ -173,6 +209,7 @@ def build_registry(service: Any) -> tuple[CollectorRegistry, HttpMetrics]:
     """A fresh registry (one per app, never the global one) with the service collector registered."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ServiceStatsCollector(service))
+    ProcessCollector(registry=registry)  # process_resident_memory_bytes, cpu seconds, open fds
     return registry, HttpMetrics(registry)
 
 

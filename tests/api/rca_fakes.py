@@ -284,15 +284,17 @@ class FakeService:
         return QueryEngine(self, QueryConfig(semantic_services=False)).answer(question, now=NOW if now is None else now)
 
     def stats(self) -> dict:
+        """The shape RcaService.stats() assembles from the real components."""
         return {
-            "ingest": {"spans": 1200, "metric_points": 300, "logs": 50, "rejected": {"decode": 2, "overload": 1},
-                       "queue_depth": 3, "queue_capacity": 256},
-            "store": {"windows": 420, "services": len(SERVICES)},
-            "detector": {"latency_seconds": {"count": 10, "sum": 0.5}},
-            "ranker": {"latency_seconds": {"count": 2, "sum": 0.3, "buckets": {0.1: 1, 0.5: 2}}},
-            "incidents": {"total": len(self.incidents), "open": 1},
-            "remediations": {"applied": 1, "rejected": 0, "proposed": 2},
-            "audit": {"records": len(self.audit)},
+            "ready": True, "accepting": True, "detector_seconds": 0.05, "ranker_seconds": 0.3, "incidents": 4, "rca_runs": 4,
+            "ingest": {"accepted_spans": 1200, "accepted_points": 300, "accepted_logs": 50, "accepted_changes": 0,
+                       "rejected_spans": 2, "rejected_points": 0, "rejected_logs": 0, "refused_batches": 1,
+                       "dropped_batches": 0, "sink_errors": 0, "requests": {"http.traces.200": 7, "grpc.logs.UNAVAILABLE": 1},
+                       "queue_depth": 3, "queue_capacity": 256, "running": True},
+            "store": {"spans": 1200, "metric_points": 300, "logs": 50, "dropped": 5, "steps": 420, "services": len(SERVICES),
+                      "templates": 17, "metric_series": 40},
+            "remediations": {"total": 3, "by_status": {"applied": 1, "proposed": 2}, "by_action": {"restart": 1, "rollback": 1,
+                                                                                                  "scale_out": 1}},
         }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rca_fakes import FakeRemediation
 
 from rca_service.chatops import blocks
-from rca_service.chatops.notifier import incident_payload
+from rca_service.chatops.notify import incident_payload
 from rca_service.detect.incident import Incident, ServiceAnomaly
 from rca_service.localize.result import Evidence, RCAResult, RootCause
 

@@ -10,7 +10,7 @@ from rca_fakes import FakeRemediation, FakeService
 
 from rca_service.chatops.blocks import APPROVE_ACTION, REJECT_ACTION
 from rca_service.chatops.config import NotifierConfig
-from rca_service.chatops.notifier import Notifier, retry_after_seconds
+from rca_service.chatops.notify import Notifier, retry_after_seconds
 from rca_service.errors import ConfigError
 
 FAST = NotifierConfig(min_interval_s=0.0, timeout_s=5.0, max_retries=2)
