@@ -85,7 +85,8 @@ def remediation_summary(rem: Any) -> dict:
         "incident_id": field(rem, "incident_id", default=None),
         "action": str(field(rem, "action", "kind", "playbook", default="action")),
         "target": jsonable(field(rem, "target", "service", default=None)),
-        "target_label": target_label(field(rem, "target", "service", default=None)),
+        "target_label": target_label(field(rem, "target", default=None) or field(rem, "params", default=None)
+                                     or field(rem, "service", default=None)),
         "status": str(field(rem, "status", "state", default="unknown")),
         "created_at": field(rem, "created_at", "proposed_at", default=None),
         "reason": field(rem, "reason", "explanation", "description", default=""),
@@ -99,7 +100,7 @@ def target_label(target: Any) -> str:
         return ""
     if isinstance(target, str):
         return target
-    name = field(target, "service", "name", "workload", default=None)
+    name = field(target, "workload", "name", "service", default=None)
     namespace = field(target, "namespace", default=None)
     if name is None:
         return str(jsonable(target))

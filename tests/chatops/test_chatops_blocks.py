@@ -59,3 +59,16 @@ def test_incident_notification_fits_and_escapes():
 
 def test_escape():
     assert blocks.escape("<!channel> & <http://evil|click>") == "&lt;!channel&gt; &amp; &lt;http://evil|click&gt;"
+
+
+def test_real_remediation_record_renders_with_its_workload_and_buttons():
+    from rca_service.respond.remediation import Remediation
+
+    rem = Remediation(id="rem-0a1b2c3d4e5f", incident_id="inc-1", action="restart", status="proposed", created_at=0.0,
+                      params={"service": "lumvor-svc", "namespace": "shop", "workload": "lumvor"},
+                      description="restart lumvor-svc: cpu saturation")
+    out = blocks.remediation_blocks(rem, "https://x")
+    assert "restart shop/lumvor" in out[0]["text"]["text"] and "cpu saturation" in out[0]["text"]["text"]
+    assert [e.get("value") for e in out[1]["elements"][:2]] == ["rem-0a1b2c3d4e5f"] * 2
+    rem.status = "verified"
+    assert all(e["action_id"] == "open_incident" for e in blocks.remediation_blocks(rem, "https://x")[1]["elements"])
