@@ -86,6 +86,11 @@ class ChangeTracker:
         self.table.bucket(service, st).n_changes += 1
         self.table.get(st).changes.append(ev)
 
+    def forget(self, services_alive: set[str]) -> None:
+        """Drop the version and resource memory of services no longer held (retention)."""
+        self.versions = {s: v for s, v in self.versions.items() if s in services_alive}
+        self.resources = {s: r for s, r in self.resources.items() if s in services_alive}
+
     def query(self, service: str | None, start: float | None, end: float | None) -> list[ChangeEvent]:
         lo = float("-inf") if start is None else start
         hi = float("inf") if end is None else end

@@ -151,8 +151,11 @@ class TelemetryStore:
             dropped = self._table.drop_before(keep_from)
             if dropped:
                 self.counters["steps_dropped"] += dropped
-                self._logs.drop_before(keep_from)
-                self._metrics.forget(self._table.service_names)
+                alive = self._table.service_names
+                self._logs.drop_before(keep_from, alive)
+                self._metrics.forget(alive)
+                self._changes.forget(alive)
+                self._spans.server_services &= alive
 
     def close_until(self, t: float) -> None:
         """Close every step that ends at or before t (wall-clock driven closing)."""

@@ -175,9 +175,13 @@ class LogAccumulator:
                 out.append(LogTemplate(tid, tpl.service, tpl.template, tpl.first_seen, tpl.last_seen, c, e))
         return sorted(out, key=lambda t: (t.service, -t.count))
 
-    def drop_before(self, t: float) -> None:
-        """Forget templates not seen since `t` (retention); drain3 keeps its own bounded clusters."""
+    def drop_before(self, t: float, services_alive: set[str]) -> None:
+        """Forget templates not seen since `t`, and the miners of services no longer held.
+
+        drain3 bounds its own clusters per service; this bounds the number of services.
+        """
         self.templates = {k: v for k, v in self.templates.items() if v.last_seen >= t}
+        self.miners = {s: m for s, m in self.miners.items() if s in services_alive}
 
     def to_json(self) -> dict:
         miners = {}

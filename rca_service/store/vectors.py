@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import queue
 import threading
 import time
@@ -42,6 +43,7 @@ COLLECTIONS = {
 TEXT_KINDS = ("log_template", "span_signature", "incident")
 _KIND_OF = {**{k: k for k in COLLECTIONS}, **{c: k for k, c in COLLECTIONS.items()}}
 _STOP = object()
+ERROR_LOG_INTERVAL = 60.0  # seconds between log lines about failing batches (a server may be down for long)
 
 
 @dataclass
@@ -136,6 +138,7 @@ class VectorStore:
         self._counts: dict[str, int] = {}  # collection -> points, once known
         self._worker: threading.Thread | None = None
         self._closed = False
+        self._last_error_log = -math.inf
         self.counters = {"enqueued": 0, "dropped_full": 0, "duplicates": 0, "embedded": 0,
                          "over_capacity": 0, "errors": 0}
 
@@ -294,9 +297,15 @@ class VectorStore:
                 vecs = self._embed([it[3] for it in new])
                 self._upsert(kind, [(it[1], it[2], vecs[i], {**it[4], "text": it[3]}) for i, it in enumerate(new)])
                 self.counters["embedded"] += len(new)
-        except Exception:  # the worker must survive a bad batch or an unreachable server
+        except Exception as exc:  # the worker must survive a bad batch or an unreachable server
             self.counters["errors"] += 1
-            log.exception("embedding batch of %d items failed", len(batch))
+            with self._seen_lock:  # not stored: a later enqueue of these keys may try again
+                self._seen.difference_update(it[2] for it in batch)
+            now = time.monotonic()
+            if now - self._last_error_log >= ERROR_LOG_INTERVAL:
+                self._last_error_log = now
+                log.error("embedding batch of %d items failed (%d failures so far): %s",
+                          len(batch), self.counters["errors"], exc, exc_info=self.counters["errors"] == 1)
         finally:
             for _ in batch:
                 self._queue.task_done()

@@ -50,12 +50,16 @@ def test_advance_follows_the_wall_clock_for_live_data():
 
 def test_retention_drops_old_steps_and_old_records():
     store = TelemetryStore(StoreConfig(step=60, retention_seconds=600))
+    store.consume_logs([LogRecord("gone", T0, "short-lived service says hi", resource={"service.version": "1"})])
     for k in range(30):  # 30 minutes of data, one span and one log a minute
         store.consume_spans([span("a", T0 + 60 * k, 0.1)])
         store.consume_logs([LogRecord("a", T0 + 60 * k, f"tick {k}")])
     st = store.stats()
     assert st["steps"] <= 11
     assert store.frame("a", 0, T0 + 3600).times[0] >= T0 + 60 * 29 - 600
+    # a service with nothing left in retention is forgotten entirely
+    assert store.services() == ["a"] and "gone" not in store._logs.miners
+    assert store.resource_attributes("gone") == {} and store.log_templates("gone") == []
     before = st["dropped"]
     store.consume_spans([span("a", T0, 0.1)])  # far behind the watermark: dropped, counted
     assert store.stats()["dropped"] == before + 1
