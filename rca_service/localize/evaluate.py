@@ -1,0 +1,195 @@
+"""`rca-service eval`: the whole pipeline on a labelled benchmark folder, with AC@k and Avg@5.
+
+For each case: a fresh store gets the case's records from the normal period up to a few
+minutes after the injection (never the label); the detector opens the incident (or, when it
+opened none around the injection, the incident is anchored at the injection time, as the
+baselines are, and the case is marked `detected: false`); the localizer ranks the services.
+`--baselines` runs rcaeval's BARO and NSigma on a DataFrame of the same store windows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rca_service.datasets import load_cases
+from rca_service.errors import DatasetError, RcaError
+from rca_service.localize.calibration import expected_calibration_error
+from rca_service.localize.metrics import label_rank, services_from_columns, summarize, summarize_by
+from rca_service.localize.pipeline import CaseRun, PipelineConfig, run_case
+from rca_service.localize.ranker import Localizer, load_localizer
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+BASELINES = ("baro", "nsigma")
+
+
+@dataclass
+class CaseOutcome:
+    """What one case gave: our ranking, the baselines' rankings, and how it was found."""
+
+    case: str
+    label: str
+    fault: str
+    ranks: list[str]
+    detected: bool
+    confidence: float
+    inconclusive: bool
+    kind: str
+    seconds: float
+    baselines: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"case": self.case, "label": self.label, "fault": self.fault, "ranks": self.ranks,
+                "rank": label_rank(self.ranks, self.label), "detected": self.detected,
+                "confidence": self.confidence, "inconclusive": self.inconclusive, "kind": self.kind,
+                "seconds": round(self.seconds, 3), "baselines": self.baselines}
+
+
+def baseline_frame(run: CaseRun, history_seconds: float, after_seconds: float) -> tuple[pd.DataFrame, dict[str, str]]:
+    """time + `<alias>_<signal>` columns from the store's windows, and alias → service.
+
+    Services are aliased (s0, s1, ...) because rcaeval splits a column at its first "_".
+    """
+    start, end = run.anchor - history_seconds, run.anchor + after_seconds
+    cols: dict[str, np.ndarray] = {}
+    alias: dict[str, str] = {}
+    times = None
+    for i, svc in enumerate(run.store.services()):
+        fr = run.store.frame(svc, start, end)
+        if times is None or len(fr.times) > len(times):
+            times = fr.times
+        alias[f"s{i}"] = svc
+        for j, sig in enumerate(fr.signals):
+            col = fr.values[:, j]
+            if np.isfinite(col).sum() >= 2:
+                cols[f"s{i}_{sig}"] = pd.Series(col, index=fr.times)
+    if times is None or not cols:
+        raise DatasetError(f"{run.case.name}: no signals to build a baseline frame from")
+    df = pd.DataFrame(cols).sort_index()
+    df = df.ffill().bfill().fillna(0.0)
+    df.insert(0, "time", df.index.astype(float))
+    return df.reset_index(drop=True), alias
+
+
+def run_baselines(run: CaseRun, history_seconds: float, after_seconds: float) -> dict[str, list[str]]:
+    """BARO's and NSigma's service rankings on the same windows (rcaeval's implementations)."""
+    from RCAEval.e2e import baro, nsigma
+
+    df, alias = baseline_frame(run, history_seconds, after_seconds)
+    out: dict[str, list[str]] = {}
+    for name, fn in (("baro", baro), ("nsigma", nsigma)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ranks = fn(df, run.anchor, dataset=run.case.system or "rca-service")["ranks"]
+        out[name] = [alias.get(s, s) for s in services_from_columns(list(ranks))]
+    return out
+
+
+def evaluate_case(ref, localizer: Localizer, cfg: PipelineConfig, baselines: bool) -> CaseOutcome:
+    began = time.perf_counter()
+    run = run_case(ref, cfg)
+    result = localizer.rank(run.incident, run.store, anchor=run.anchor)
+    seconds = time.perf_counter() - began
+    top = result.root_causes[0] if result.root_causes else None
+    outcome = CaseOutcome(
+        case=ref.name, label=ref.label_service, fault=ref.fault_type,
+        ranks=[rc.service for rc in result.root_causes], detected=run.detected,
+        confidence=top.confidence if top else 0.0, inconclusive=result.inconclusive,
+        kind=top.kind if top else "unknown", seconds=seconds,
+    )
+    if baselines:
+        outcome.baselines = run_baselines(run, cfg.history_seconds, cfg.after_seconds)
+    return outcome
+
+
+def report(outcomes: list[CaseOutcome], with_baselines: bool) -> dict:
+    """The JSON report: cases, our metrics, per fault type, calibration, baselines."""
+    ours = [(o.ranks, o.label) for o in outcomes]
+    faults = [o.fault for o in outcomes]
+    out = {"cases": [o.to_dict() for o in outcomes], **summarize(ours), "per_fault": summarize_by(ours, faults)}
+    conf = np.array([o.confidence for o in outcomes])
+    hit = np.array([bool(o.ranks) and o.ranks[0] == o.label for o in outcomes])
+    out["calibration"] = {"ece": expected_calibration_error(conf, hit) if len(outcomes) else 0.0,
+                          "mean_confidence": float(conf.mean()) if len(conf) else 0.0,
+                          "inconclusive": int(sum(o.inconclusive for o in outcomes)),
+                          "detected": int(sum(o.detected for o in outcomes))}
+    if with_baselines:
+        out["baselines"] = {}
+        for name in BASELINES:
+            ranked = [(o.baselines.get(name, []), o.label) for o in outcomes]
+            out["baselines"][name] = {**summarize(ranked), "per_fault": summarize_by(ranked, faults)}
+    return out
+
+
+def _table(rep: dict) -> str:
+    rows = [("ours", rep)] + [(n, m) for n, m in rep.get("baselines", {}).items()]
+    lines = [f"{'method':<10} {'AC@1':>6} {'AC@3':>6} {'AC@5':>6} {'Avg@5':>6}"]
+    lines += [f"{n:<10} {m['AC@1']:>6.3f} {m['AC@3']:>6.3f} {m['AC@5']:>6.3f} {m['Avg@5']:>6.3f}" for n, m in rows]
+    lines.append("")
+    lines.append(f"{'fault':<18} {'n':>3} " + " ".join(f"{n + ' AC@1':>12} {n + ' Avg@5':>12}" for n, _ in rows))
+    for fault, m in rep["per_fault"].items():
+        cells = [m] + [b["per_fault"].get(fault, {}) for _, b in rows[1:]]
+        lines.append(f"{fault:<18} {m['cases']:>3} " + " ".join(f"{c.get('AC@1', 0):>12.3f} {c.get('Avg@5', 0):>12.3f}" for c in cells))
+    return "\n".join(lines)
+
+
+def format_report(rep: dict) -> str:
+    """Per-case lines, then the tables."""
+    lines = [f"{'case':<44} {'label':<22} {'fault':<15} {'rank':>4} {'det':>3} {'conf':>5}  top-3"]
+    for c in rep["cases"]:
+        rank = c["rank"] if c["rank"] is not None else "-"
+        lines.append(f"{c['case'][:44]:<44} {c['label'][:22]:<22} {c['fault'][:15]:<15} {rank!s:>4} "
+                     f"{'y' if c['detected'] else 'n':>3} {c['confidence']:>5.2f}  {', '.join(c['ranks'][:3])}")
+    cal = rep["calibration"]
+    lines += ["", _table(rep), "",
+              f"calibration: ECE {cal['ece']:.3f}, mean top confidence {cal['mean_confidence']:.2f}, "
+              f"{cal['inconclusive']} inconclusive, {cal['detected']}/{len(rep['cases'])} detected by the detector"]
+    return "\n".join(lines)
+
+
+def evaluate(fmt: str, path: Path, localizer: Localizer, limit: int | None = None, baselines: bool = False,
+             cfg: PipelineConfig | None = None, models_dir: Path | None = None) -> dict:
+    """Run every case (or the first `limit`) and return the report dict."""
+    cfg = cfg or PipelineConfig(history_seconds=localizer.artifacts.graph_config.history_seconds,
+                                after_seconds=localizer.artifacts.graph_config.analysis_seconds, models_dir=models_dir)
+    refs = load_cases(fmt, path)
+    if limit is not None:
+        refs = refs[:limit]
+    outcomes = []
+    for ref in refs:
+        try:
+            outcomes.append(evaluate_case(ref, localizer, cfg, baselines))
+        except RcaError as exc:  # one unreadable case must not sink the run; it counts as a miss
+            log.warning("case %s failed: %s", ref.name, exc)
+            outcomes.append(CaseOutcome(ref.name, ref.label_service, ref.fault_type, [], False, 0.0, True, "unknown", 0.0,
+                                        {n: [] for n in BASELINES} if baselines else {}))
+    return report(outcomes, baselines)
+
+
+def eval_command(args: argparse.Namespace) -> int:
+    """`rca-service eval --format F --path DIR [--json] [--baselines] [--limit N] [--models-dir D]`."""
+    models_dir = Path(args.models_dir) if getattr(args, "models_dir", None) else DEFAULT_MODELS_DIR
+    try:
+        localizer = load_localizer(models_dir, "latest")
+        rep = evaluate(args.format, Path(args.path), localizer, limit=args.limit, baselines=args.baselines,
+                       models_dir=models_dir)
+    except RcaError as exc:
+        print(f"eval failed: {exc}", file=sys.stderr)
+        return 2
+    rep["model"] = localizer.model_info()
+    if args.json:
+        print(json.dumps(rep))
+    else:
+        print(format_report(rep))
+    return 0

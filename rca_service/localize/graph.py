@@ -1,0 +1,279 @@
+"""The incident graph: the topology around an incident, with features that travel across systems.
+
+For an `Incident` and a store, `IncidentGraphBuilder.build` takes the call graph around the
+anomalous services and describes each node by how its signals moved after the incident onset
+relative to its own history (per signal family: latency, errors, traffic, resource, network,
+logs, change, other), who went wrong first, what it adds on top of its callees, new log
+templates and change events, and its position in the graph. Edges carry call volume, error
+share and latency, before and after the onset. No service names and no dataset-specific
+signal names enter the features; a family a service lacks is marked absent, not zero.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field, fields
+
+import networkx as nx
+import numpy as np
+
+from rca_service.detect.incident import Incident
+from rca_service.localize.configs import config_from_dict
+from rca_service.errors import ConfigError, InputError
+from rca_service.localize.deviation import FAMILIES, SignalDeviation, family_peaks, signal_deviations
+from rca_service.store.api import TelemetryStoreAPI
+
+_PER_FAMILY = ("peak", "mean", "rel", "present")
+NODE_FEATURES: tuple[str, ...] = tuple(f"{fam}.{k}" for fam in FAMILIES for k in _PER_FAMILY) + (
+    "overall.peak", "overall.rel", "overall.rank",
+    "onset.has", "onset.delay", "onset.first",
+    "latency.excess", "errors.excess", "callers.anomaly", "callees.anomaly",
+    "degree.in", "degree.out", "logs.new_templates", "logs.new_error_templates",
+    "change.events", "graph.size",
+)
+EDGE_FEATURES: tuple[str, ...] = (
+    "calls.before", "calls.ratio", "errors.after", "errors.before", "latency.after", "latency.ratio", "reverse",
+)
+
+
+@dataclass
+class GraphConfig:
+    """How the incident graph is cut out of the store.
+
+    Attributes:
+        history_seconds: baseline length before the onset.
+        analysis_seconds: analysis window length from the onset on.
+        min_history_steps: the baseline spans at least this many steps.
+        min_analysis_steps: the analysis window spans at least this many steps.
+        max_nodes: when the store has at most this many services, every service is a node;
+            beyond it, the anomalous services and their neighbours within `hops`.
+        hops: neighbourhood radius around anomalous services in large systems.
+        onset_z: robust z above which a step counts as anomalous for onset timing.
+        change_lookback_seconds: change events this long before the onset still count.
+    """
+
+    history_seconds: float = 3600.0
+    analysis_seconds: float = 300.0
+    min_history_steps: int = 10
+    min_analysis_steps: int = 3
+    max_nodes: int = 120
+    hops: int = 1
+    onset_z: float = 5.0
+    change_lookback_seconds: float = 600.0
+
+    def __post_init__(self) -> None:
+        if self.history_seconds <= 0 or self.analysis_seconds <= 0:
+            raise ConfigError("history_seconds and analysis_seconds must be positive")
+        if self.min_history_steps < 3 or self.min_analysis_steps < 1:
+            raise ConfigError("min_history_steps must be >= 3 and min_analysis_steps >= 1")
+        if self.max_nodes < 2 or self.hops < 0:
+            raise ConfigError("max_nodes must be >= 2 and hops >= 0")
+        if self.onset_z <= 0:
+            raise ConfigError("onset_z must be positive")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "GraphConfig":
+        return config_from_dict(cls, d)
+
+
+@dataclass
+class NodeDetail:
+    """What the features of one node were computed from, kept for evidence."""
+
+    service: str
+    deviations: list[SignalDeviation]
+    families: dict[str, tuple[float, float, int]]
+    new_templates: list = field(default_factory=list)
+    changes: list = field(default_factory=list)
+    onset: int | None = None
+
+
+@dataclass
+class IncidentGraph:
+    """Nodes, edges and features of one incident.
+
+    Attributes:
+        services: N node names, in node order.
+        x: (N, F) float32 node features (`NODE_FEATURES`).
+        edge_index: (2, E) int64, each caller → callee edge followed by its reverse.
+        edge_attr: (E, D) float32 edge features (`EDGE_FEATURES`).
+        details: per node, the deviations and events behind its features.
+        baseline: (start, end) of the baseline window.
+        analysis: (start, end) of the analysis window.
+        step: the store's step in seconds.
+    """
+
+    services: list[str]
+    x: np.ndarray
+    edge_index: np.ndarray
+    edge_attr: np.ndarray
+    details: list[NodeDetail]
+    baseline: tuple[float, float]
+    analysis: tuple[float, float]
+    step: int
+
+    @property
+    def num_nodes(self) -> int:
+        return len(self.services)
+
+    def fingerprint(self) -> str:
+        """sha256 of the node names, features and edges: what the model saw."""
+        h = hashlib.sha256()
+        h.update("\n".join(self.services).encode())
+        for arr in (self.x, self.edge_index, self.edge_attr):
+            h.update(np.ascontiguousarray(arr).tobytes())
+        return h.hexdigest()
+
+    def max_deviation(self) -> float:
+        """The largest robust deviation of any signal of any node (0 when nothing moved)."""
+        peaks = [d.peak for det in self.details for d in det.deviations]
+        return max(peaks, default=0.0)
+
+
+def _lp(v: float) -> float:
+    return math.log1p(max(v, 0.0))
+
+
+class IncidentGraphBuilder:
+    """Cuts the incident graph out of a store.
+
+    Args:
+        config: windows and neighbourhood (defaults: one hour of history, five minutes after).
+    """
+
+    def __init__(self, config: GraphConfig | None = None) -> None:
+        self.config = config or GraphConfig()
+
+    def windows(self, anchor: float, step: int) -> tuple[tuple[float, float], tuple[float, float]]:
+        """(baseline, analysis) windows around an onset time, aligned to step starts."""
+        cfg = self.config
+        a0 = math.floor(anchor / step) * step
+        hist = max(cfg.min_history_steps, math.ceil(cfg.history_seconds / step)) * step
+        ana = max(cfg.min_analysis_steps, math.ceil(cfg.analysis_seconds / step)) * step
+        return (a0 - hist, a0), (a0, a0 + ana)
+
+    def _nodes(self, incident: Incident, store: TelemetryStoreAPI, topo: nx.DiGraph) -> list[str]:
+        every = sorted(set(store.services()) | set(topo.nodes))
+        if len(every) <= self.config.max_nodes:
+            return every
+        seeds = [s for s in incident.services if s in topo or s in every]
+        undirected = topo.to_undirected(as_view=True)
+        keep: set[str] = set(seeds)
+        for s in seeds:
+            if s in undirected:
+                keep.update(nx.single_source_shortest_path_length(undirected, s, cutoff=self.config.hops))
+        return sorted(keep)
+
+    def build(self, incident: Incident, store: TelemetryStoreAPI, anchor: float | None = None) -> IncidentGraph:
+        """The incident graph, with the onset at `anchor` (default: the incident's start)."""
+        step = int(store.step)
+        if step <= 0:
+            raise InputError(f"store step must be positive, got {step}")
+        (b0, b1), (a0, a1) = self.windows(incident.start if anchor is None else anchor, step)
+        topo = store.topology(b0, a1)
+        topo_before = store.topology(b0, b1)
+        topo_after = store.topology(a0, a1)
+        services = self._nodes(incident, store, topo)
+        if not services:
+            raise InputError(f"incident {incident.id}: the store has no services around {a0}")
+        index = {s: i for i, s in enumerate(services)}
+        details = [self._node_detail(s, store, (b0, b1), (a0, a1)) for s in services]
+        edges = [(u, v) for u, v in topo.edges if u in index and v in index and u != v]
+        x = self._node_features(details, edges, index)
+        edge_index, edge_attr = self._edge_features(edges, index, topo_before, topo_after, (b1 - b0) / step, (a1 - a0) / step)
+        return IncidentGraph(services, x, edge_index, edge_attr, details, (b0, b1), (a0, a1), step)
+
+    def _node_detail(self, service: str, store: TelemetryStoreAPI, base: tuple[float, float], ana: tuple[float, float]) -> NodeDetail:
+        cfg = self.config
+        before = store.frame(service, *base)
+        after = store.frame(service, *ana)
+        devs = signal_deviations(before, after, cfg.onset_z)
+        onsets = [d.onset for d in devs if d.onset is not None]
+        new_templates = [t for t in store.log_templates(service, ana[0], ana[1]) if t.first_seen >= ana[0]]
+        changes = store.changes(service, ana[0] - cfg.change_lookback_seconds, ana[1])
+        return NodeDetail(service, devs, family_peaks(devs), new_templates, changes, min(onsets) if onsets else None)
+
+    def _node_features(self, details: list[NodeDetail], edges: list[tuple[str, str]], index: dict[str, int]) -> np.ndarray:
+        n = len(details)
+        fam_peak = np.zeros((n, len(FAMILIES)))
+        fam_mean = np.zeros((n, len(FAMILIES)))
+        present = np.zeros((n, len(FAMILIES)))
+        for i, det in enumerate(details):
+            for j, fam in enumerate(FAMILIES):
+                if fam in det.families:
+                    peak, mean, _ = det.families[fam]
+                    fam_peak[i, j], fam_mean[i, j], present[i, j] = _lp(peak), _lp(mean), 1.0
+        col_max = fam_peak.max(axis=0)
+        fam_rel = np.divide(fam_peak, col_max, out=np.zeros_like(fam_peak), where=col_max > 0)
+        # "change" is an event count, not a symptom: it does not make a node look anomalous.
+        symptom = [j for j, f in enumerate(FAMILIES) if f != "change"]
+        overall = fam_peak[:, symptom].max(axis=1) if n else np.zeros(0)
+        top = overall.max() if n else 0.0
+        overall_rel = overall / top if top > 0 else np.zeros(n)
+        order = np.argsort(-overall, kind="stable")
+        rank = np.empty(n)
+        rank[order] = np.arange(n) / max(n - 1, 1)
+
+        onsets = np.array([np.nan if d.onset is None else d.onset for d in details], dtype=float)
+        first = np.nanmin(onsets) if np.isfinite(onsets).any() else np.nan
+        span = max(np.nanmax(onsets) - first, 1.0) if np.isfinite(onsets).any() else 1.0
+
+        callees: dict[int, list[int]] = {i: [] for i in range(n)}
+        callers: dict[int, list[int]] = {i: [] for i in range(n)}
+        for u, v in edges:
+            callees[index[u]].append(index[v])
+            callers[index[v]].append(index[u])
+        lat = fam_peak[:, FAMILIES.index("latency")]
+        err = fam_peak[:, FAMILIES.index("errors")]
+
+        rows = []
+        for i, det in enumerate(details):
+            row = []
+            for j in range(len(FAMILIES)):
+                row += [fam_peak[i, j], fam_mean[i, j], fam_rel[i, j], present[i, j]]
+            has = np.isfinite(onsets[i])
+            row += [overall[i], overall_rel[i], rank[i]]
+            row += [float(has), (onsets[i] - first) / span if has else 1.0, float(has and onsets[i] == first)]
+            down = callees[i]
+            row += [
+                lat[i] - (lat[down].max() if down else 0.0),
+                err[i] - (err[down].max() if down else 0.0),
+                overall[callers[i]].mean() if callers[i] else 0.0,
+                overall[down].mean() if down else 0.0,
+                _lp(len(callers[i])), _lp(len(down)),
+                _lp(len(det.new_templates)),
+                _lp(sum(1 for t in det.new_templates if t.error_count > 0)),
+                _lp(len(det.changes)),
+                math.log1p(n) / 5.0,
+            ]
+            rows.append(row)
+        x = np.asarray(rows, dtype=np.float32).reshape(n, len(NODE_FEATURES))
+        return np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+
+    @staticmethod
+    def _edge_features(edges: list[tuple[str, str]], index: dict[str, int], before: nx.DiGraph, after: nx.DiGraph,
+                       steps_before: float, steps_after: float) -> tuple[np.ndarray, np.ndarray]:
+        if not edges:
+            return np.zeros((2, 0), dtype=np.int64), np.zeros((0, len(EDGE_FEATURES)), dtype=np.float32)
+        src, dst, attrs = [], [], []
+        for u, v in edges:
+            b = before.get_edge_data(u, v, default={})
+            a = after.get_edge_data(u, v, default={})
+            cb, ca = b.get("calls", 0.0), a.get("calls", 0.0)
+            rate_b, rate_a = cb / max(steps_before, 1.0), ca / max(steps_after, 1.0)
+            lat_b = b.get("latency_sum", 0.0) / cb if cb else 0.0
+            lat_a = a.get("latency_sum", 0.0) / ca if ca else 0.0
+            feat = [
+                _lp(rate_b),
+                math.log((rate_a + 1e-3) / (rate_b + 1e-3)),
+                a.get("errors", 0.0) / ca if ca else 0.0,
+                b.get("errors", 0.0) / cb if cb else 0.0,
+                _lp(lat_a * 1000.0),
+                math.log((lat_a + 1e-4) / (lat_b + 1e-4)) if (ca and cb) else 0.0,
+            ]
+            for s, d, rev in ((u, v, 0.0), (v, u, 1.0)):
+                src.append(index[s])
+                dst.append(index[d])
+                attrs.append(feat + [rev])
+        return np.asarray([src, dst], dtype=np.int64), np.asarray(attrs, dtype=np.float32)

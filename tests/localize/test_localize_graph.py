@@ -1,0 +1,111 @@
+"""Incident graph: features from the store, windows, missing signals, no names in features."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rca_service.detect.incident import Incident
+from rca_service.errors import ConfigError
+from rca_service.localize.deviation import robust_scale
+from rca_service.localize.framestore import EdgeSeries, FrameStore
+from rca_service.localize.graph import EDGE_FEATURES, NODE_FEATURES, GraphConfig, IncidentGraphBuilder
+from rca_service.records import ChangeEvent
+from rca_service.store.api import LogTemplate
+
+STEP = 60
+T = 40
+ONSET = 30
+
+
+def chain_store(root: str = "b", with_logs: bool = True) -> FrameStore:
+    """a → b → c; the root's cpu jumps at ONSET and its latency reaches its caller."""
+    rng = np.random.default_rng(0)
+    times = 1_700_000_040 + STEP * np.arange(T)
+    frames = {}
+    lat = {}
+    for svc in ("c", "b", "a"):
+        own = 0.01 + 0.001 * rng.standard_normal(T)
+        if svc == root:
+            own[ONSET:] += 0.2
+        down = lat.get({"a": "b", "b": "c"}.get(svc, ""), np.zeros(T))
+        lat[svc] = own + down
+        cpu = 10 + rng.standard_normal(T)
+        if svc == root:
+            cpu[ONSET:] += 60
+        cols = [lat[svc], cpu]
+        names = ["span.latency_p90", "metric.cpu_usage"]
+        if with_logs and svc != "c":
+            cols.append(rng.poisson(1.0, T).astype(float))
+            names.append("log.count.error")
+        frames[svc] = (names, np.column_stack(cols))
+    calls = np.full(T, 100.0)
+    edges = {("a", "b"): EdgeSeries(calls, np.zeros(T), calls * lat["b"]), ("b", "c"): EdgeSeries(calls, np.zeros(T), calls * lat["c"])}
+    templates = [LogTemplate("t1", root, "timeout talking to <*>", float(times[ONSET]), float(times[-1]), 12, 12)]
+    changes = [ChangeEvent(root, float(times[ONSET]) - 30, "deploy", "v2")]
+    return FrameStore(STEP, times, frames, edges, templates, [], changes)
+
+
+def incident_at(store: FrameStore) -> Incident:
+    return Incident(id="inc-1", start=float(store.times[ONSET]), end=None)
+
+
+def test_graph_has_every_node_edges_both_ways_and_named_features() -> None:
+    store = chain_store()
+    g = IncidentGraphBuilder().build(incident_at(store), store)
+    assert g.services == ["a", "b", "c"]
+    assert g.x.shape == (3, len(NODE_FEATURES))
+    assert g.edge_attr.shape == (4, len(EDGE_FEATURES))
+    pairs = {(g.services[s], g.services[d], bool(r)) for s, d, r in zip(*g.edge_index, g.edge_attr[:, -1])}
+    assert pairs == {("a", "b", False), ("b", "a", True), ("b", "c", False), ("c", "b", True)}
+    assert np.isfinite(g.x).all()
+
+
+def test_root_stands_out_in_resource_and_latency_excess() -> None:
+    store = chain_store("b")
+    g = IncidentGraphBuilder().build(incident_at(store), store)
+    col = {name: i for i, name in enumerate(NODE_FEATURES)}
+    b, a, c = g.services.index("b"), g.services.index("a"), g.services.index("c")
+    assert g.x[b, col["resource.rel"]] == pytest.approx(1.0)
+    assert g.x[b, col["resource.peak"]] > 2 * g.x[a, col["resource.peak"]]
+    # a's latency rose as much as b's, but it added nothing of its own on top of its callee
+    assert g.x[b, col["latency.excess"]] > g.x[a, col["latency.excess"]]
+    assert g.x[b, col["logs.new_error_templates"]] > 0 and g.x[a, col["logs.new_error_templates"]] == 0
+    assert g.x[b, col["change.events"]] > 0
+    assert g.x[c, col["onset.has"]] == 0
+
+
+def test_missing_family_is_marked_absent() -> None:
+    store = chain_store(with_logs=True)
+    g = IncidentGraphBuilder().build(incident_at(store), store)
+    col = NODE_FEATURES.index("logs.present")
+    present = dict(zip(g.services, g.x[:, col]))
+    assert present == {"a": 1.0, "b": 1.0, "c": 0.0}
+
+
+def test_windows_align_to_steps_and_respect_minimums() -> None:
+    b = IncidentGraphBuilder(GraphConfig(history_seconds=600, analysis_seconds=120, min_analysis_steps=3))
+    (b0, b1), (a0, a1) = b.windows(1_000_090.0, 60)
+    assert a0 == b1 == 1_000_080
+    assert a1 - a0 == 180 and b1 - b0 == 600
+
+
+def test_fingerprint_changes_with_the_data() -> None:
+    s1, s2 = chain_store("b"), chain_store("c")
+    builder = IncidentGraphBuilder()
+    f1 = builder.build(incident_at(s1), s1).fingerprint()
+    assert f1 == builder.build(incident_at(s1), s1).fingerprint()
+    assert f1 != builder.build(incident_at(s2), s2).fingerprint()
+
+
+def test_flat_baseline_gives_a_finite_scale() -> None:
+    med, scale = robust_scale(np.zeros(20))
+    assert med == 0 and scale > 0
+    assert robust_scale(np.array([np.nan, np.nan]))[1] == 1.0
+
+
+def test_graph_config_validation() -> None:
+    with pytest.raises(ConfigError):
+        GraphConfig(history_seconds=0)
+    with pytest.raises(ConfigError):
+        GraphConfig.from_dict({"history_minutes": 5})
