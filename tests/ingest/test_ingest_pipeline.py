@@ -37,7 +37,8 @@ def test_submit_never_blocks_and_refuses_when_full(RecordingSink):
     pipeline.stop()
 
 
-def test_stop_drains_by_default_and_drops_when_asked(RecordingSink):
+def stop_with_four_queued(RecordingSink, drain: bool):
+    """Queue 4 batches of 2 spans behind a blocked sink, release it shortly, stop(drain)."""
     sink = RecordingSink()
     sink.gate.clear()
     pipeline = IngestPipeline(sink, IngestConfig(queue_size=8))
@@ -45,21 +46,21 @@ def test_stop_drains_by_default_and_drops_when_asked(RecordingSink):
     for _ in range(4):
         pipeline.submit(batch(2))
     threading.Timer(0.2, sink.gate.set).start()
-    pipeline.stop(drain=True)
+    pipeline.stop(drain=drain)
+    return pipeline, sink
+
+
+def test_stop_drains_by_default(RecordingSink):
+    pipeline, sink = stop_with_four_queued(RecordingSink, drain=True)
     assert len(sink.spans) == 8
     with pytest.raises(OverloadedError):
         pipeline.submit(batch(1))
 
-    sink2 = RecordingSink()
-    sink2.gate.clear()
-    dropping = IngestPipeline(sink2, IngestConfig(queue_size=8))
-    dropping.start()
-    for _ in range(4):
-        dropping.submit(batch(2))
-    threading.Timer(0.2, sink2.gate.set).start()
-    dropping.stop(drain=False)
-    stats = dropping.stats()
-    assert stats["dropped_batches"] >= 3 and len(sink2.spans) == 2 * (4 - stats["dropped_batches"])
+
+def test_stop_without_drain_drops_and_counts(RecordingSink):
+    pipeline, sink = stop_with_four_queued(RecordingSink, drain=False)
+    stats = pipeline.stats()
+    assert stats["dropped_batches"] >= 3 and len(sink.spans) == 2 * (4 - stats["dropped_batches"])
 
 
 def test_a_failing_sink_loses_one_batch_not_the_worker(RecordingSink):

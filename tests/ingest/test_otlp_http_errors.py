@@ -223,3 +223,9 @@ def test_json_with_hex_ids_and_string_int64(running):
     assert span.service == "json-svc" and span.peer_service == "db-svc"
     assert span.start == pytest.approx(1544712660.0) and span.end == pytest.approx(1544712661.0)
     assert span.status.name == "ERROR" and span.status_message == "boom"
+
+    doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["spanId"] = ""  # missing span id
+    r = client.post(f"{server.http_url}/v1/traces", content=json.dumps(doc).encode(), headers=JS)
+    assert r.status_code == 200
+    partial = r.json()["partialSuccess"]
+    assert int(partial["rejectedSpans"]) == 1 and "span id" in partial["errorMessage"]
