@@ -16,17 +16,19 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rca_service.api.serialize import PENDING_STATES, field as get, jsonable, remediation_summary
-from rca_service.errors import ConfigError, InputError, NotFoundError, RcaError
+from rca_service.errors import ConfigError, InputError, RcaError
 from rca_service.ingest.configbase import config_from_dict
+from rca_service.query.facts import FactFinder, asked_families
 from rca_service.query.intent import Intent
 from rca_service.query.llm import LLMRephraser
 from rca_service.query.parser import ParsedQuery, QueryParser
+from rca_service.query.reply import Reply
 from rca_service.query.services import Embedder, MiniLMEmbedder
 from rca_service.query.timeparse import TimeRange
 from rca_service.query.wording import (
@@ -37,7 +39,6 @@ from rca_service.store.frames import signal_family
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 1000
-_FAMILY_OF_ASKED = {"cpu": "resource", "memory": "resource"}  # question words → store signal families
 
 
 @dataclass
@@ -105,44 +106,6 @@ class QueryConfig:
         return cls(llm_url=getattr(settings, "llm_url", "") or "", llm_model=getattr(settings, "llm_model", "") or "")
 
 
-@dataclass
-class Reply:
-    """An answer under construction; `to_dict` is the engine's output."""
-
-    answer: str
-    parsed: ParsedQuery
-    incident_id: str | None = None
-    root_causes: list[dict] = field(default_factory=list)
-    inconclusive: bool | None = None
-    evidence: list[dict] = field(default_factory=list)
-    similar: list[dict] = field(default_factory=list)
-    incidents: list[dict] = field(default_factory=list)
-    remediations: list[dict] = field(default_factory=list)
-    status: dict | None = None
-    rephrased: bool = False
-
-    def to_dict(self) -> dict:
-        p = self.parsed
-        return {
-            "question": p.question,
-            "answer": self.answer,
-            "intent": p.intent.value,
-            "service": p.service.service if p.service else None,
-            "service_match": {"text": p.service.text, "method": p.service.method, "score": p.service.score} if p.service else None,
-            "time_range": p.time_range.to_dict() if p.time_range else None,
-            "signals": list(p.signals),
-            "incident_id": self.incident_id,
-            "root_causes": self.root_causes,
-            "inconclusive": self.inconclusive,
-            "evidence": self.evidence,
-            "similar": self.similar,
-            "incidents": self.incidents,
-            "remediations": self.remediations,
-            "status": self.status,
-            "rephrased": self.rephrased,
-        }
-
-
 class QueryEngine:
     """Plain-language questions → answers, over the `RcaService` facade.
 
@@ -165,6 +128,7 @@ class QueryEngine:
         if embedder is None and self.config.semantic_services:
             embedder = MiniLMEmbedder.shared()
         self.parser = QueryParser(self.tz, self.config.point_window_s, embedder)
+        self.facts = FactFinder(service, self.config, self.tz)
         if rephraser is None and self.config.llm_url:
             rephraser = LLMRephraser(self.config.llm_url, self.config.llm_model, self.config.llm_timeout_s)
         self.rephraser = rephraser
@@ -173,7 +137,7 @@ class QueryEngine:
     def parse(self, question: str, now: float | None = None) -> ParsedQuery:
         """The parsed question (intent, service, time range, signals) without answering it."""
         question = self._check(question)
-        return self.parser.parse(question, time.time() if now is None else now, self._services())
+        return self.parser.parse(question, time.time() if now is None else now, self.facts.services())
 
     def answer(self, question: str, now: float | None = None) -> dict:
         """Answer one question. Raises InputError for an empty or overlong question."""
@@ -206,98 +170,6 @@ class QueryEngine:
             raise InputError(f"the question is longer than {MAX_QUESTION_CHARS} characters")
         return question.strip()
 
-    def _services(self) -> list[str]:
-        try:
-            return list(self.service.services())
-        except RcaError as exc:
-            log.warning("services() failed: %s", exc)
-            return []
-
-    def _range(self, parsed: ParsedQuery) -> tuple[float | None, float | None]:
-        tr = parsed.time_range
-        return (tr.start, tr.end) if tr else (None, None)
-
-    def _find_incident(self, parsed: ParsedQuery, now: float) -> tuple[Any | None, str]:
-        """The incident a question is about, and why it was chosen (for wording)."""
-        if parsed.incident_id:
-            try:
-                return self.service.get_incident(parsed.incident_id), "named"
-            except NotFoundError:
-                return None, "unknown_id"
-        start, end = self._range(parsed)
-        name = parsed.service.service if parsed.service else None
-        candidates = list(self.service.list_incidents(start=start, end=end, service=name))
-        if not candidates and name:
-            # the named service may be the cause without being anomalous itself: look at rankings
-            for inc in list(self.service.list_incidents(start=start, end=end))[:5]:
-                rca = self._rca(get(inc, "id"))
-                if rca and any(get(rc, "service") == name for rc in rca.root_causes[:3]):
-                    return inc, "ranked"
-            return None, "none_for_service"
-        if not candidates:
-            return None, "none"
-        point = parsed.time_range.point if parsed.time_range else None
-        if point is not None:
-            def distance(inc: Any) -> float:
-                s, e = get(inc, "start"), get(inc, "end") or now
-                return 0.0 if s <= point <= e else min(abs(point - s), abs(point - e))
-            return min(candidates, key=distance), "time"
-        if name and parsed.signals:
-            # "why is X slow?": the newest incident where X is anomalous in the asked-about signals
-            asked = {_FAMILY_OF_ASKED.get(s, s) for s in parsed.signals}
-            for inc in candidates:
-                anomaly = (get(inc, "services", default={}) or {}).get(name)
-                if anomaly and any(signal_family(get(sig, "signal", default="")) in asked
-                                   for sig in get(anomaly, "signals", default=[]) or []):
-                    return inc, "signals"
-        return candidates[0], "latest"  # the facade lists newest first
-
-    def _rca(self, incident_id: str) -> Any | None:
-        try:
-            return self.service.rca(incident_id)
-        except (RcaError, NotImplementedError) as exc:
-            log.warning("rca(%s) failed: %s", incident_id, exc)
-            return None
-
-    def _root_cause_dicts(self, rca: Any) -> list[dict]:
-        return [{"service": rc.service, "kind": rc.kind, "score": float(rc.score), "confidence": float(rc.confidence),
-                 "signal": rc.signal} for rc in rca.root_causes[: self.config.max_root_causes]]
-
-    def _evidence(self, rca: Any, parsed: ParsedQuery) -> list[dict]:
-        """The top cause's ranked evidence (the asked-about signals first), then vector-store hits."""
-        items: list[dict] = []
-        if rca and rca.root_causes:
-            top = rca.root_causes[0]
-            asked = {_FAMILY_OF_ASKED.get(s, s) for s in parsed.signals}
-            ranked = sorted(top.evidence, key=lambda e: 0 if signal_family(str(e.data.get("signal", ""))) in asked else 1)
-            items = [{"kind": e.kind, "summary": e.summary, "service": top.service, "source": "rca",
-                      "data": jsonable(e.data)} for e in ranked]
-            items = items[: max(1, self.config.max_evidence - self.config.vector_hits)]
-            if self.config.vector_hits:
-                items += self._vector_evidence(f"{parsed.question} {top.service} {top.kind} {top.signal}", top.service)
-        return items[: self.config.max_evidence]
-
-    def _vector_evidence(self, text: str, service_name: str | None) -> list[dict]:
-        try:
-            hits = self.service.search(text, service=service_name, limit=self.config.vector_hits)
-        except (RcaError, NotImplementedError) as exc:
-            log.warning("vector search failed: %s", exc)
-            return []
-        out = []
-        for hit in hits:
-            payload = dict(hit.payload or {})
-            summary = payload.get("text") or payload.get("template") or payload.get("summary") or payload.get("name") or hit.id
-            out.append({"kind": hit.kind, "summary": str(summary), "service": payload.get("service", service_name),
-                        "source": "vector", "score": float(hit.score), "data": jsonable(payload)})
-        return out
-
-    def _similar_to(self, incident_id: str) -> list[dict]:
-        try:
-            return jsonable(list(self.service.similar_incidents(incident_id, limit=self.config.similar_limit)))
-        except (RcaError, NotImplementedError) as exc:
-            log.warning("similar_incidents(%s) failed: %s", incident_id, exc)
-            return []
-
     def _no_incident_text(self, parsed: ParsedQuery, why: str, now: float) -> str:
         where = f" involving {parsed.service.service}" if parsed.service else ""
         when = (" " + fmt_range(parsed.time_range.start, parsed.time_range.end, self.tz, now)) if parsed.time_range else ""
@@ -305,14 +177,14 @@ class QueryEngine:
             return f"I don't know an incident with id {parsed.incident_id}."
         text = f"I don't know the cause: I found no incident{where}{when}."
         if parsed.service:
-            status = self._status_dict(parsed.service.service)
+            status = self.facts.status_dict(parsed.service.service)
             if status is not None:
                 text += " " + self._status_sentence(status, parsed)
         return text
 
     # -- intents --------------------------------------------------------------------------
     def _root_cause(self, parsed: ParsedQuery, now: float) -> Reply:
-        incident, why = self._find_incident(parsed, now)
+        incident, why = self.facts.find_incident(parsed, now)
         if incident is None:
             return Reply(self._no_incident_text(parsed, why, now), parsed)
         return self._explain(incident, parsed, now)
@@ -321,11 +193,11 @@ class QueryEngine:
         inc_id = get(incident, "id")
         head = (lead or "") + incident_phrase(incident, self.tz, now)
         head = head[0].upper() + head[1:]
-        rca = self._rca(inc_id)
+        rca = self.facts.rca(inc_id)
         if rca is None:
             return Reply(f"{head}. I could not rank its root causes yet, so I don't know the cause.", parsed, incident_id=inc_id)
-        reply = Reply("", parsed, incident_id=inc_id, root_causes=self._root_cause_dicts(rca), inconclusive=bool(rca.inconclusive),
-                      evidence=self._evidence(rca, parsed), similar=self._similar_to(inc_id))
+        reply = Reply("", parsed, incident_id=inc_id, root_causes=self.facts.root_cause_dicts(rca), inconclusive=bool(rca.inconclusive),
+                      evidence=self.facts.evidence(rca, parsed), similar=self.facts.similar_to(inc_id))
         if not rca.root_causes:
             reply.answer = f"{head}. I don't know the root cause: no candidate had any supporting evidence."
             return reply
@@ -354,20 +226,13 @@ class QueryEngine:
     def _what_broke(self, parsed: ParsedQuery, now: float) -> Reply:
         if parsed.time_range is None and parsed.incident_id is None:
             parsed.time_range = _default_range(now, self.config.default_window_s)
-        incident, why = self._find_incident(parsed, now)
+        incident, why = self.facts.find_incident(parsed, now)
         if incident is None:
             return Reply(self._no_incident_text(parsed, why, now).replace("I don't know the cause: I", "Nothing broke that I know of: I"), parsed)
         lead = ""
         if parsed.time_range and parsed.time_range.point is not None:
             lead = f"At {fmt_time(parsed.time_range.point, self.tz, now)}: "
         return self._explain(incident, parsed, now, lead=lead)
-
-    def _status_dict(self, name: str) -> dict | None:
-        try:
-            return jsonable(self.service.service_status(name))
-        except (RcaError, NotImplementedError) as exc:
-            log.warning("service_status(%s) failed: %s", name, exc)
-            return None
 
     def _status_sentence(self, status: dict, parsed: ParsedQuery) -> str:
         name = status.get("service")
@@ -378,7 +243,7 @@ class QueryEngine:
         else:
             text = f"{name} looks healthy right now{score_text}."
         signals = status.get("signals") or {}
-        asked = {_FAMILY_OF_ASKED.get(s, s) for s in parsed.signals}
+        asked = asked_families(parsed)
         shown = sorted(signals.items(), key=lambda kv: 0 if signal_family(kv[0]) in asked else 1)[:4]
         shown = [f"{k} = {v:.3g}" for k, v in shown if isinstance(v, (int, float))]
         if shown:
@@ -390,31 +255,31 @@ class QueryEngine:
 
     def _status(self, parsed: ParsedQuery, now: float) -> Reply:
         if parsed.service is None:
-            known = self._services()
+            known = self.facts.services()
             text = "Which service do you mean? "
             text += f"I know {join_names(known, limit=12)}." if known else "I have not seen any service yet."
             return Reply(text, parsed)
-        status = self._status_dict(parsed.service.service)
+        status = self.facts.status_dict(parsed.service.service)
         if status is None:
             return Reply(f"I don't know how {parsed.service.service} is doing: I have no recent data for it.", parsed)
         open_ids = status.get("open_incidents") or []
         return Reply(self._status_sentence(status, parsed), parsed, status=status, incident_id=open_ids[0] if open_ids else None)
 
     def _changes(self, parsed: ParsedQuery, now: float) -> Reply:
-        incident, why = self._find_incident(parsed, now)
+        incident, why = self.facts.find_incident(parsed, now)
         if incident is None:
             return Reply(self._no_incident_text(parsed, why, now).replace("I don't know the cause: I", "I can't say what changed: I"), parsed)
         inc_id, start = get(incident, "id"), float(get(incident, "start"))
         since = start - self.config.changes_lookback_s
         found: list[dict] = []
-        rca = self._rca(inc_id)
+        rca = self.facts.rca(inc_id)
         for rc in (rca.root_causes if rca else []):
             found += [{"kind": "change", "summary": e.summary, "service": rc.service, "source": "rca", "data": jsonable(e.data)}
                       for e in rc.evidence if e.kind == "change"]
         names = list((get(incident, "services", default={}) or {}).keys())
         names += [rc.service for rc in (rca.root_causes[:3] if rca else []) if rc.service not in names]
         for name in names[:6]:
-            found += self._change_steps(name, since, start + 60.0, now)
+            found += self.facts.change_steps(name, since, start + 60.0, now)
         head = incident_phrase(incident, self.tz, now)
         head = head[0].upper() + head[1:]
         window = fmt_range(since, start, self.tz, now)
@@ -423,34 +288,10 @@ class QueryEngine:
         else:
             text = f"{head}. I found no recorded deploys or config changes {window}."
         return Reply(text, parsed, incident_id=inc_id, evidence=found[: self.config.max_evidence],
-                     root_causes=self._root_cause_dicts(rca) if rca else [], inconclusive=bool(rca.inconclusive) if rca else None)
-
-    def _change_steps(self, name: str, start: float, end: float, now: float) -> list[dict]:
-        """Steps with change events for one service, from the windows (change.count > 0)."""
-        try:
-            ts = self.service.timeseries(name, start, end, signals=["change.count"])
-        except (RcaError, NotImplementedError) as exc:
-            log.warning("timeseries(%s) failed: %s", name, exc)
-            return []
-        counts = (ts.get("series") or {}).get("change.count") or []
-        runs: list[list[float]] = []  # [first step, last step, events] of consecutive steps with changes
-        step = float(ts.get("step") or 60)
-        for t, c in zip(ts.get("times") or [], counts, strict=False):
-            if not c:
-                continue
-            if runs and t - runs[-1][1] <= step:
-                runs[-1][1], runs[-1][2] = t, runs[-1][2] + c
-            else:
-                runs.append([t, t, c])
-        out = []
-        for first, last, total in runs:
-            when = f"at {fmt_time(first, self.tz, now)}" if first == last else fmt_range(first, last + step, self.tz, now)
-            out.append({"kind": "change", "summary": f"{int(total)} change event(s) on {name} {when}", "service": name,
-                        "source": "windows", "data": {"start": first, "end": last + step, "count": total}})
-        return out
+                     root_causes=self.facts.root_cause_dicts(rca) if rca else [], inconclusive=bool(rca.inconclusive) if rca else None)
 
     def _list_incidents(self, parsed: ParsedQuery, now: float) -> Reply:
-        start, end = self._range(parsed)
+        start, end = self.facts.range(parsed)
         name = parsed.service.service if parsed.service else None
         incidents = list(self.service.list_incidents(start=start, end=end, service=name, status=parsed.status))
         shown = incidents[: self.config.max_listed]
@@ -460,7 +301,7 @@ class QueryEngine:
                    "status": get(inc, "status"), "services": list((get(inc, "services", default={}) or {}).keys()),
                    "root_cause": None, "confidence": None}
             if len(rows) < 3:  # rank only the newest few; rankings are cached by the facade
-                rca = self._rca(row["incident_id"])
+                rca = self.facts.rca(row["incident_id"])
                 if rca and rca.root_causes and not rca.inconclusive:
                     row["root_cause"], row["confidence"] = rca.root_causes[0].service, float(rca.root_causes[0].confidence)
             rows.append(row)
@@ -481,11 +322,11 @@ class QueryEngine:
         return Reply(text, parsed, incidents=rows, incident_id=rows[0]["incident_id"])
 
     def _similar(self, parsed: ParsedQuery, now: float) -> Reply:
-        incident, why = self._find_incident(parsed, now)
+        incident, why = self.facts.find_incident(parsed, now)
         if incident is None:
             return Reply(self._no_incident_text(parsed, why, now).replace("I don't know the cause: I", "I can't compare: I"), parsed)
         inc_id = get(incident, "id")
-        similar = self._similar_to(inc_id)
+        similar = self.facts.similar_to(inc_id)
         head = incident_phrase(incident, self.tz, now)
         if not similar:
             return Reply(f"No: I have no past incident on record like {head}.", parsed, incident_id=inc_id)
@@ -503,7 +344,7 @@ class QueryEngine:
     def _remediation(self, parsed: ParsedQuery, now: float) -> Reply:
         incident_id = None
         if parsed.incident_id or parsed.service or parsed.time_range:
-            incident, _ = self._find_incident(parsed, now)
+            incident, _ = self.facts.find_incident(parsed, now)
             incident_id = get(incident, "id") if incident is not None else None
         try:
             rems = [remediation_summary(r) for r in self.service.list_remediations(incident_id)]
