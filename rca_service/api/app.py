@@ -31,13 +31,15 @@ from fastapi import FastAPI
 
 from rca_service.api import audit, health, incidents, metrics, query, rca, remediations, services, topology
 from rca_service.api.auth import AccessControl, check_bind_safety
-from rca_service.api.errors import install_error_handlers
+from rca_service.api.errors import error_response, install_error_handlers
+from rca_service.errors import PayloadTooLarge
 from rca_service.observability import HttpMetrics, build_registry
 
 log = logging.getLogger(__name__)
 
 __all__ = ["create_app", "check_bind_safety"]
 
+MAX_API_BODY_BYTES = 1024 * 1024  # questions, decisions and Slack payloads are far smaller
 _ROUTERS = (health.router, metrics.router, topology.router, incidents.router, rca.router, query.router,
             remediations.router, audit.router, services.router)
 
@@ -67,6 +69,40 @@ class _HttpMetricsMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.observe(scope.get("method", ""), template, status["code"], started)
+
+
+class _BodyLimitMiddleware:
+    """Caps request bodies of the JSON API and the chat bot (OTLP routes enforce their own limit).
+
+    A declared Content-Length over the cap is answered 413 before anything is read; a chunked
+    body is counted as it arrives and fails the request with 413 once over the cap.
+    """
+
+    def __init__(self, app: Any, limit: int, prefixes: tuple[str, ...]) -> None:
+        self.app = app
+        self.limit = limit
+        self.prefixes = prefixes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope.get("path", "").startswith(self.prefixes):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await error_response(PayloadTooLarge(self.limit))(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> dict:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise PayloadTooLarge(self.limit)
+            return message
+
+        await self.app(scope, counted, send)
 
 
 def _settings_of(service: Any) -> Any:
@@ -140,5 +176,6 @@ def create_app(service: Any, manage_lifecycle: bool = True) -> FastAPI:
         app.include_router(router)
     _mount_optional_routers(app, service)
     _mount_otlp(app, service)  # already started by the caller: mount now
+    app.add_middleware(_BodyLimitMiddleware, limit=MAX_API_BODY_BYTES, prefixes=("/api/", "/chatops/"))
     app.add_middleware(_HttpMetricsMiddleware, metrics_=http_metrics)
     return app

@@ -55,3 +55,16 @@ def test_validation_errors_are_400(secured):
     assert c.get("/api/v1/incidents", params={"start": "yesterday"}, headers=h).status_code == 400
     assert c.get("/api/v1/incidents", params={"limit": 0}, headers=h).status_code == 400
     assert c.post("/api/v1/remediations/rem-3/reject", json={"reason": 5, "x": 1}, headers=h).status_code == 400
+
+
+def test_oversized_bodies_are_413_before_anything_is_done(client, service):
+    big = b'{"question": "' + b"x" * (1024 * 1024 + 10) + b'"}'
+    resp = client.post("/api/v1/query", content=big, headers={"content-type": "application/json"})
+    assert resp.status_code == 413 and resp.json()["error"] == "PayloadTooLarge"
+
+    def chunks():
+        for _ in range(20):
+            yield b"x" * 65536
+
+    resp = client.post("/chatops/slack/commands", content=chunks(), headers={"content-type": "application/x-www-form-urlencoded"})
+    assert resp.status_code == 413
