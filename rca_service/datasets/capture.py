@@ -16,6 +16,7 @@ import networkx as nx
 import uvicorn
 from fastapi import FastAPI, Request, Response
 
+from rca_service.errors import RcaError
 from rca_service.ingest.body import decompress
 from rca_service.ingest.decode import OtlpDecoder
 from rca_service.ingest.signals import LOGS, METRICS, TRACES
@@ -112,7 +113,7 @@ class CaptureServer:
         deadline = time.monotonic() + timeout
         while not self._server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("capture server did not start")
+                raise RcaError(f"capture server did not start on port {self.port}")
             time.sleep(0.02)
         return self
 

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pandas as pd
+
 from rca_service.datasets import nezha_files as nf
 from rca_service.datasets.case import Case, CaseRef, sort_batch
 from rca_service.datasets.config import AdapterConfig
@@ -124,6 +126,16 @@ def load_cases(path: Path, config: AdapterConfig | None = None) -> list[CaseRef]
     return refs
 
 
+def _read_or_report(reader, path: Path, name: str, missing: list[str], *args):
+    """Read one per-minute file; a damaged file is reported like a missing one, never fatal."""
+    try:
+        return reader(path, *args)
+    except (OSError, ValueError, KeyError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        log.warning("%s: unreadable (%s)", path, exc)
+        missing.append(f"{name} (unreadable)")
+        return None
+
+
 def read_day_window(
     day_dir: Path, start: float, end: float, config: AdapterConfig, root: Path, known_missing: set[str]
 ) -> tuple[RecordBatch, list[str], list[tuple[str, str]]]:
@@ -153,11 +165,14 @@ def read_day_window(
         expected = minute in traces or minute in logs or minute in ids or any(
             n in known_missing for n in names.values())
         if minute in traces:
-            frames.append(nf.read_trace_file(traces[minute], start, end, config.trace_sample))
+            frame = _read_or_report(nf.read_trace_file, traces[minute], names["trace"], missing, start, end,
+                                    config.trace_sample)
+            if frame is not None:
+                frames.append(frame)
         elif expected:
             missing.append(names["trace"])
         if minute in logs:
-            batch.logs += nf.read_log_file(logs[minute], start, end)
+            batch.logs += _read_or_report(nf.read_log_file, logs[minute], names["log"], missing, start, end) or []
         elif expected:
             missing.append(names["log"])
     batch.spans = nf.spans_from_frames(frames)

@@ -44,7 +44,11 @@ def test_one_case_per_fault_with_utc_time_and_service_label(refs, faults):
 def _trace_rows(nezha_dir, start, end):
     """Distinct (trace, span) rows in the window: neighbouring minute files repeat some spans."""
     seen = set()
+    midnight = _utc(f"{DAY} 00:00:00")
     for path in sorted((nezha_dir / "rca_data" / DAY / "trace").glob("*_trace.csv")):
+        hh, mm = int(path.name[:2]), int(path.name[3:5])
+        if not start - 180 <= midnight + hh * 3600 + mm * 60 <= end + 180:
+            continue  # a minute file holds the minute before its name
         with path.open() as f:
             for row in csv.DictReader(f):
                 if start <= int(row["StartTimeUnixNano"]) / 1e9 < end:
@@ -147,3 +151,17 @@ def test_clip_to_previous_fault(nezha_dir):
 ])
 def test_service_from_pod(pod, svc):
     assert service_from_pod(pod) == svc
+
+
+def test_damaged_minute_file_is_reported_not_fatal(tmp_path, nezha_dir):
+    import shutil
+
+    day = tmp_path / "rca_data" / DAY
+    (day / "trace").mkdir(parents=True)
+    shutil.copy(nezha_dir / "rca_data" / DAY / f"{DAY}-fault_list.json", day)
+    shutil.copytree(nezha_dir / "rca_data" / DAY / "metric", day / "metric")
+    (day / "trace" / "04_02_trace.csv").write_text("not,a\ntrace file\n")
+    ref = load_cases("nezha", tmp_path)[1]
+    case = ref.load(start=ref.inject_time - 60, end=ref.inject_time + 60)
+    assert f"rca_data/{DAY}/trace/04_02_trace.csv (unreadable)" in case.missing
+    assert case.records.metrics and not case.records.spans
