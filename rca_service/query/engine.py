@@ -242,10 +242,18 @@ class QueryEngine:
             text = f"{name} is not OK right now: it is anomalous{score_text}."
         else:
             text = f"{name} looks healthy right now{score_text}."
-        signals = status.get("signals") or {}
+        top = [t if isinstance(t, str) else get(t, "signal", "name", default="") for t in status.get("top_signals") or []]
+        if status.get("anomalous") and any(top):
+            text += f" Most unusual: {join_names([t for t in top if t][:3])}."
         asked = asked_families(parsed)
-        shown = sorted(signals.items(), key=lambda kv: 0 if signal_family(kv[0]) in asked else 1)[:4]
-        shown = [f"{k} = {v:.3g}" for k, v in shown if isinstance(v, (int, float))]
+
+        def rank(item: tuple[str, Any]) -> tuple[int, int, int]:
+            # the detector's top signals, then what was asked about, then the span signals everyone reads
+            name = item[0]
+            return (0 if name in top else 1, 0 if signal_family(name) in asked else 1, 0 if name.startswith("span.") else 1)
+
+        numeric = [(k, v) for k, v in (status.get("signals") or {}).items() if isinstance(v, (int, float))]
+        shown = [f"{k} = {v:.3g}" for k, v in sorted(numeric, key=rank)[:4]]
         if shown:
             text += " Latest values: " + ", ".join(shown) + "."
         open_ids = status.get("open_incidents") or []

@@ -171,3 +171,21 @@ def test_completions_url_forms():
     assert completions_url("http://h:8000") == "http://h:8000/v1/chat/completions"
     assert completions_url("http://h:8000/v1/") == "http://h:8000/v1/chat/completions"
     assert completions_url("http://h/v1/chat/completions") == "http://h/v1/chat/completions"
+
+
+def test_status_prefers_the_detectors_top_signals_and_skips_missing_values():
+    svc = FakeService()
+    base = svc.service_status
+
+    def status(name):
+        out = base(name)
+        out["signals"] = {"metric.fd_open": 12.0, "metric.gc_pause": None, "span.error_rate": 0.02,
+                          "metric.cpu_usage": 0.97, "span.latency_p99": 0.8, "log.count": 40.0}
+        out["top_signals"] = ["metric.cpu_usage"]
+        return out
+
+    svc.service_status = status
+    text = QueryEngine(svc, OFFLINE).answer("is the ledger ok?", now=NOW)["answer"]
+    assert "Most unusual: metric.cpu_usage." in text
+    assert "Latest values: metric.cpu_usage = 0.97, span.error_rate = 0.02, span.latency_p99 = 0.8" in text
+    assert "gc_pause" not in text
