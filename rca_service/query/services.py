@@ -27,6 +27,8 @@ from rca_service.query.intent import VOCABULARY
 
 # Generic words services are named with; removing them leaves the part people say.
 _GENERIC_PARTS = ("service", "services", "svc", "srv", "server", "api", "app", "deployment", "deploy", "pod", "ms")
+# How people say name parts that services abbreviate.
+_ABBREVIATIONS = {"database": "db", "databases": "db"}
 _TOKEN = re.compile(r"[a-z0-9]+(?:[-_.][a-z0-9]+)*")
 
 Embedder = Callable[[Sequence[str]], np.ndarray]
@@ -135,7 +137,7 @@ class ServiceMatcher:
         parts = {s: _parts(s) for s in self.services}
         for s, own in parts.items():
             for part in own:
-                if sum(part in other for other in parts.values()) == 1:
+                if not any(part in parts[o] or part in self._forms[o] for o in self.services if o != s):
                     self._forms[s].add(part)
         self._service_vectors: np.ndarray | None = None
 
@@ -175,7 +177,7 @@ class ServiceMatcher:
                 # a run may end on a generic word ("payment service") but must start on content
                 if words[0] in VOCABULARY or (n > 1 and any(w in VOCABULARY and w not in _GENERIC_PARTS for w in words)):
                     continue
-                squashed = _squash("".join(words))
+                squashed = _squash("".join(_ABBREVIATIONS.get(w, w) for w in words))
                 if len(squashed) >= 3 and not squashed.isdigit():
                     runs.append((" ".join(words), squashed))
         return runs
@@ -187,8 +189,8 @@ class ServiceMatcher:
                 score, method = self._score(squashed, forms)
                 if score >= self.min_fuzzy and (service not in best or score > best[service].score):
                     best[service] = ServiceMatch(service, score, method, typed)
-        # prefer the strongest; among equals the shorter name ("cart" → "cartservice" before "cartservice-db")
-        return sorted(best.values(), key=lambda m: (-m.score, len(m.service)))
+        # among equals the longer phrase ("carts db" → "carts-db", not "carts"), then the shorter name
+        return sorted(best.values(), key=lambda m: (-m.score, -len(m.text), len(m.service)))
 
     @staticmethod
     def _score(squashed: str, forms: set[str]) -> tuple[float, str]:
@@ -200,6 +202,9 @@ class ServiceMatcher:
             # a prefix people abbreviate to ("recommend" → "recommendation"), long enough to mean it
             if len(squashed) >= 4 and form.startswith(squashed):
                 score = max(score, 88.0 + 10.0 * len(squashed) / len(form))
+            # the distinctive tail of a compound name ("catalog" → "productcatalog")
+            if len(squashed) >= 5 and form.endswith(squashed):
+                score = max(score, 86.0 + 10.0 * len(squashed) / len(form))
             # plural / singular ("carts" for "cart")
             if squashed.rstrip("s") == form.rstrip("s"):
                 score = max(score, 97.0)

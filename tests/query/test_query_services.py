@@ -111,3 +111,27 @@ def test_semantic_matching_with_the_offline_minilm_model():
     assert m.match("billing").service == "paymentservice"
     assert m.match("exchange rates").service == "currencyservice"
     assert m.match("what time is it") is None
+
+
+# The two benchmark systems' naming styles (test data only; the package knows no names).
+BOUTIQUE = ["frontend", "cartservice", "checkoutservice", "paymentservice", "emailservice", "currencyservice",
+            "recommendationservice", "adservice", "productcatalogservice", "shippingservice", "redis-cart"]
+SOCKSHOP = ["front-end", "carts", "carts-db", "catalogue", "orders", "payment", "shipping", "user", "user-db", "queue-master"]
+
+
+@pytest.mark.parametrize("names,text,expected", [
+    (BOUTIQUE, "why is the cart slow", "cartservice"),
+    (BOUTIQUE, "is the catalog ok", "productcatalogservice"),
+    (BOUTIQUE, "recommendations failing", "recommendationservice"),
+    (BOUTIQUE, "the ad service", "adservice"),
+    (BOUTIQUE, "front end latency", "frontend"),
+    (BOUTIQUE, "redis", "redis-cart"),
+    (SOCKSHOP, "why is the cart slow", "carts"),
+    (SOCKSHOP, "carts db", "carts-db"),
+    (SOCKSHOP, "is the catalog ok", "catalogue"),
+    (SOCKSHOP, "the front-end", "front-end"),
+    (SOCKSHOP, "queue master", "queue-master"),
+    (SOCKSHOP, "user database", "user-db"),
+])
+def test_benchmark_naming_styles(names, text, expected):
+    assert ServiceMatcher(names).match(text).service == expected
