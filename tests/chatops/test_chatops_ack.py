@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 
 import httpx
-from conftest import chat_settings, command_body, signed_headers
+from chat_helpers import chat_settings, command_body, signed_headers
 from rca_fakes import FakeService, uvicorn_server
 
 from rca_service.api.app import create_app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import OPERATOR_USER, VIEWER_USER, command_body, signed_headers
+from chat_helpers import OPERATOR_USER, VIEWER_USER, command_body, signed_headers
 
 from rca_service.chatops.blocks import APPROVE_ACTION, REJECT_ACTION
 

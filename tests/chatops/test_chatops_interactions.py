@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from conftest import ADMIN_USER, OPERATOR_USER, VIEWER_USER, action_body, signed_headers
+from chat_helpers import ADMIN_USER, OPERATOR_USER, VIEWER_USER, action_body, signed_headers
 
 from rca_service.chatops.blocks import APPROVE_ACTION, REJECT_ACTION
 

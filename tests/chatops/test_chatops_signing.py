@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import SECRET, action_body, command_body, signed_headers
+from chat_helpers import SECRET, action_body, command_body, signed_headers
 
 from rca_service.chatops.blocks import APPROVE_ACTION
 
