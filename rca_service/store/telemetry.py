@@ -30,10 +30,10 @@ from rca_service.store.changes import ChangeTracker
 from rca_service.store.config import StoreConfig
 from rca_service.store.frames import WindowFrame
 from rca_service.store.metrics import MetricAccumulator, series_names
-from rca_service.store.persistence import read_state, write_state
+from rca_service.store.persistence import StateWriter, read_state
 from rca_service.store.spans import SpanAccumulator
 from rca_service.store.templates import LogAccumulator
-from rca_service.store.windows import FIXED_SIGNALS, ServiceStep, StepData, StepTable
+from rca_service.store.windows import FIXED_SIGNALS, StepTable
 
 if TYPE_CHECKING:
     from rca_service.store.vectors import VectorStore
@@ -70,6 +70,7 @@ class TelemetryStore:
         self.watermark: float | None = None  # newest record time seen (data time)
         self._closed_until: int | None = None  # every step ending at or before this is closed
         self._last_arrival = time.monotonic()
+        self._writer = StateWriter()
         self.counters: dict[str, int] = {"spans": 0, "metric_points": 0, "logs": 0, "changes": 0,
                                          "dropped": 0, "steps_dropped": 0}
 
@@ -347,24 +348,17 @@ class TelemetryStore:
 
     # -- persistence --------------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
-        """Write windows, topology, templates and change state under `directory` (JSON, gzip).
+        """Write windows, topology, templates and change state under `directory` (gzip JSON).
 
-        Pairing indexes are not saved: spans waiting for a partner are settled first.
+        Only hour chunks that changed since the last save to the same folder are rewritten,
+        and the lock is held one chunk at a time, so ingest keeps flowing while this runs.
+        Pairing indexes are not saved (spans waiting for a partner are transient).
         """
         with self._lock:
-            steps = []
-            for st, sd in sorted(self._table.steps.items()):
-                steps.append({
-                    "start": st, "closed": sd.closed,
-                    "services": {svc: b.to_json() for svc, b in sd.services.items()},
-                    "edges": [[a, b, *acc] for (a, b), acc in sd.edges.items()],
-                    "changes": [[c.service, c.time, c.kind, c.description, c.attributes] for c in sd.changes],
-                })
-            state = {
+            meta = {
                 "config": self.config.to_dict(),
                 "watermark": self.watermark,
                 "closed_until": self._closed_until,
-                "steps": steps,
                 "logs": self._logs.to_json(),
                 "server_services": sorted(self._spans.server_services),
                 "signatures": [[s, n, e] for s, n, e in self._spans.signatures],
@@ -373,9 +367,9 @@ class TelemetryStore:
                 "versions": {svc: [list(v) for v in vs] for svc, vs in self._changes.versions.items()},
                 "resources": {svc: {k: v for k, v in r.items() if isinstance(v, (str, int, float, bool))}
                               for svc, r in self._changes.resources.items()},
-                "counters": self.counters,
+                "counters": dict(self.counters),
             }
-        return write_state(directory, state)
+        return self._writer.write(directory, self._table, self._lock, meta)
 
     @classmethod
     def load(cls, directory: str | Path, config: StoreConfig | None = None,
@@ -384,35 +378,29 @@ class TelemetryStore:
 
         Raises:
             InputError: the saved state used another step length than `config`.
-            StateError (a ConfigError): the state file is unreadable.
+            StateError (a ConfigError): the state files are unreadable.
         """
         store = cls(config, vectors)
-        state = read_state(directory)
-        if state is None:
+        saved = read_state(directory)
+        if saved is None:
             return store
+        state, steps = saved
         saved_step = int(state.get("config", {}).get("step", store.step))
         if saved_step != store.step:
             raise InputError(f"saved store uses step {saved_step} s, config asks for {store.step} s; "
                              "move the old state away to change the step")
         t = store._table
-        for sd_json in state["steps"]:
-            sd = t.steps[int(sd_json["start"])] = StepData(int(sd_json["start"]), closed=bool(sd_json["closed"]))
-            for svc, bj in sd_json["services"].items():
-                b = sd.services[svc] = ServiceStep.from_json(bj)
-                if sd.closed:
-                    b.pack()
-                t.service_names.add(svc)
-            sd.edges = {(a, b): [calls, errs, lat] for a, b, calls, errs, lat in sd_json["edges"]}
-            sd.changes = [ChangeEvent(s, tm, k, d, a) for s, tm, k, d, a in sd_json["changes"]]
+        for sd in steps:
+            t.steps[sd.start] = sd
+            t.service_names.update(sd.services)
+            for svc, b in sd.services.items():
+                for key in b.metrics:
+                    store._metrics.add_known(svc, key)
         store._logs.load_json(state["logs"])
         store._spans.server_services = set(state["server_services"])
         store._spans.signatures = {(s, n, bool(e)) for s, n, e in state["signatures"]}
         for svc, name, attrs, tm, v, c in state["metric_last"]:
             store._metrics.last[(svc, (name, tuple(tuple(a) for a in attrs)))] = (tm, v, c)
-        for sd in t.steps.values():
-            for svc, b in sd.services.items():
-                for key in b.metrics:
-                    store._metrics.add_known(svc, key)
         store._changes.versions = {svc: [tuple(v) for v in vs] for svc, vs in state["versions"].items()}
         store._changes.resources = dict(state.get("resources", {}))
         store.watermark = state["watermark"]

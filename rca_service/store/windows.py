@@ -124,38 +124,6 @@ class ServiceStep:
         self._row, self._row_version = row, (v, use_server)
         return row
 
-    def to_json(self) -> dict:
-        self.unpack()
-        return {
-            "counts": [self.n_spans, self.n_server, self.err_server, self.n_entry, self.err_entry,
-                       self.n_client, self.err_client, self.n_points, self.n_logs, self.n_log_error,
-                       self.n_log_warn, self.n_log_new, self.n_changes],
-            "lat_server": [[k, v] for k, v in self.lat_server.items()],
-            "lat_entry": [[k, v] for k, v in self.lat_entry.items()],
-            "err_samples": [list(s) for s in self.err_samples],
-            "slow_samples": [list(s) for s in self.slow_samples],
-            "metrics": [[name, [list(a) for a in attrs], acc[0], acc[1]] for (name, attrs), acc in self.metrics.items()],
-            "templates": [[k, c, e] for k, (c, e) in self.templates.items()],
-        }
-
-    @classmethod
-    def from_json(cls, d: dict) -> ServiceStep:
-        b = cls()
-        (b.n_spans, b.n_server, b.err_server, b.n_entry, b.err_entry, b.n_client, b.err_client,
-         b.n_points, b.n_logs, b.n_log_error, b.n_log_warn, b.n_log_new, b.n_changes) = d["counts"]
-        b.lat_server = {int(k): int(v) for k, v in d["lat_server"]}
-        b.lat_entry = {int(k): int(v) for k, v in d["lat_entry"]}
-        b.err_samples = [tuple(s) for s in d["err_samples"]]
-        b.slow_samples = [tuple(s) for s in d["slow_samples"]]
-        if b.slow_samples:
-            import heapq
-
-            heapq.heapify(b.slow_samples)
-            b.slow_min = b.slow_samples[0][0]
-        b.metrics = {(name, tuple(tuple(a) for a in attrs)): [s, c] for name, attrs, s, c in d["metrics"]}
-        b.templates = {int(k): [c, e] for k, c, e in d["templates"]}
-        return b
-
 
 @dataclass
 class StepData:

@@ -11,7 +11,7 @@ from rca_service.errors import ConfigError, InputError
 from rca_service.records import ChangeEvent, LogRecord, MetricPoint, MetricType, SpanKind
 from rca_service.store import frames
 from rca_service.store.config import StoreConfig
-from rca_service.store.persistence import STATE_FILE
+from rca_service.store.persistence import STATE_FILE, STEPS_DIR
 from rca_service.store.telemetry import TelemetryStore
 
 from .conftest import T0, span
@@ -139,6 +139,7 @@ def test_save_and_load_round_trip(tmp_path):
     store.close_until(T0 + 120)
     store.save(tmp_path)
     assert (tmp_path / STATE_FILE).exists()
+    assert all(b.packed for b in store._table.steps[int(T0)].services.values())  # saving kept closed steps small
 
     again = TelemetryStore.load(tmp_path, StoreConfig(step=60))
     for svc in ("a", "b"):
@@ -156,6 +157,22 @@ def test_save_and_load_round_trip(tmp_path):
     # counter state survived: the next point gives a rate, not a first sighting
     again.consume_metrics([MetricPoint("b", "c.total", T0 + 80, 80.0, MetricType.SUM, is_monotonic=True)])
     assert again.frame("b", T0 + 60, T0 + 120).column("metric.c_total")[0] == pytest.approx(1.0)
+
+
+def test_periodic_saves_rewrite_only_changed_hours(tmp_path):
+    store = TelemetryStore(StoreConfig(step=60))
+    for k in range(180):  # three hours, one span a minute
+        store.consume_spans([span("a", T0 + 60 * k, 0.1)])
+    store.save(tmp_path)
+    chunks = sorted((tmp_path / STEPS_DIR).iterdir())
+    assert len(chunks) == 4  # T0 lies 27 minutes into an hour
+    mtimes = {p.name: p.stat().st_mtime_ns for p in chunks}
+    store.consume_spans([span("a", T0 + 60 * 180, 0.1)])  # only the newest hour changes
+    store.save(tmp_path)
+    changed = [p.name for p in sorted((tmp_path / STEPS_DIR).iterdir()) if mtimes.get(p.name) != p.stat().st_mtime_ns]
+    assert changed == [max(mtimes, key=lambda n: int(n.split(".")[0]))]
+    again = TelemetryStore.load(tmp_path, StoreConfig(step=60))
+    assert again.frame("a", T0, T0 + 4 * 3600).column(frames.SPAN_REQUEST_RATE).sum() == pytest.approx(181 / 60)
 
 
 def test_load_refuses_another_step_and_a_broken_file(tmp_path):
