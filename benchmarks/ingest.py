@@ -38,6 +38,7 @@ import psutil  # noqa: E402
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
 
 from rca_service.ingest.decode import OtlpDecoder  # noqa: E402
+from rca_service.ingest.pipeline import IngestConfig  # noqa: E402
 from rca_service.ingest.signals import TRACES  # noqa: E402
 from rca_service.ingest.synthetic import trace_requests  # noqa: E402
 
@@ -76,7 +77,9 @@ def make_sink(kind: str):
     return CountingSink(), "CountingSink"
 
 
-def serve(port: int, sink_kind: str, queue_size: int) -> None:
+def serve(port: int, sink_kind: str, queue_size: int, gc_gen0: int) -> None:
+    import gc
+
     import uvicorn
     from fastapi import FastAPI
 
@@ -84,7 +87,7 @@ def serve(port: int, sink_kind: str, queue_size: int) -> None:
     from rca_service.ingest.pipeline import IngestConfig, IngestPipeline
 
     sink, sink_name = make_sink(sink_kind)
-    config = IngestConfig(queue_size=queue_size)
+    config = IngestConfig(queue_size=queue_size, gc_gen0_threshold=gc_gen0 or None)
     pipeline = IngestPipeline(sink, config)
     pipeline.start()
     app = FastAPI()
@@ -104,15 +107,16 @@ def serve(port: int, sink_kind: str, queue_size: int) -> None:
         http_impl = "httptools"
     except ImportError:
         http_impl = "h11"
-    print(f"server: loop={loop} http={http_impl} sink={sink_name}", flush=True)
+    print(f"server: loop={loop} http={http_impl} sink={sink_name} gc thresholds={gc.get_threshold()}", flush=True)
     uvicorn.run(app, host="127.0.0.1", port=port, loop=loop, http=http_impl, log_level="warning", access_log=False)
 
 
 # -- client side --------------------------------------------------------------------------------
-def floor_rate(bodies: list[bytes], total_spans: int) -> float:
-    """Spans/s of FromString + reading each span's key fields once, one thread."""
+def floor_rate(bodies: list[bytes], total_spans: int) -> tuple[float, float]:
+    """Spans/s of FromString + reading each span's key fields once, one thread: (wall, CPU)."""
     seen = 0
     started = time.perf_counter()
+    cpu_started = time.thread_time()
     while seen < total_spans:
         for body in bodies:
             request = ExportTraceServiceRequest.FromString(body)
@@ -126,18 +130,19 @@ def floor_rate(bodies: list[bytes], total_spans: int) -> float:
                         (service, span.trace_id, span.span_id, span.parent_span_id, span.name, span.kind,
                          span.start_time_unix_nano, span.end_time_unix_nano, span.status.code)
                         seen += 1
-    return seen / (time.perf_counter() - started)
+    return seen / (time.perf_counter() - started), seen / (time.thread_time() - cpu_started)
 
 
-def decode_rate(bodies: list[bytes], total_spans: int) -> float:
-    """Spans/s of our decoder alone (parse + convert to Span records), one thread."""
+def decode_rate(bodies: list[bytes], total_spans: int) -> tuple[float, float]:
+    """Spans/s of our decoder alone (parse + convert to Span records), one thread: (wall, CPU)."""
     decoder = OtlpDecoder()
     seen = 0
     started = time.perf_counter()
+    cpu_started = time.thread_time()
     while seen < total_spans:
         for body in bodies:
             seen += len(decoder.decode_body(TRACES, body, "protobuf").batch.spans)
-    return seen / (time.perf_counter() - started)
+    return seen / (time.perf_counter() - started), seen / (time.thread_time() - cpu_started)
 
 
 class Load:
@@ -248,24 +253,30 @@ def main() -> int:
     parser.add_argument("--sink", choices=["auto", "counting", "store"], default="auto")
     parser.add_argument("--queue-size", type=int, default=256)
     parser.add_argument("--floor-spans", type=int, default=300_000)
+    parser.add_argument("--gc-gen0", type=int, default=IngestConfig().gc_gen0_threshold or 0,
+                        help="IngestConfig.gc_gen0_threshold for the server (0: leave Python's default)")
     parser.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
-        serve(args.serve, args.sink, args.queue_size)
+        serve(args.serve, args.sink, args.queue_size, args.gc_gen0)
         return 0
 
     now_ns = time.time_ns() - 3600 * 10**9  # an hour ago: inside any store's retention
     bodies = [r.SerializeToString() for r in trace_requests(args.payloads, SPANS_PER_REQUEST, 20, seed=11, start_ns=now_ns)]
     print(f"payloads: {len(bodies)} x {SPANS_PER_REQUEST} spans, {statistics.mean(map(len, bodies)) / 1024:.0f} KiB each")
 
-    floor = floor_rate(bodies, args.floor_spans)
-    decoder_only = decode_rate(bodies, args.floor_spans // 2)
-    print(f"floor (FromString + key fields, 1 thread): {floor:,.0f} spans/s")
-    print(f"decoder alone (parse + records, 1 thread): {decoder_only:,.0f} spans/s  ratio {decoder_only / floor:.3f}")
+    floor, floor_cpu = floor_rate(bodies, args.floor_spans)
+    decoder_only, decoder_cpu = decode_rate(bodies, args.floor_spans // 2)
+    print(f"floor (FromString + key fields, 1 thread): {floor:,.0f} spans/s wall, {floor_cpu:,.0f} per CPU second")
+    print(f"decoder alone (parse + records, 1 thread): {decoder_only:,.0f} spans/s wall, {decoder_cpu:,.0f} per CPU second "
+          f"(ratio {decoder_cpu / floor_cpu:.3f})")
+    print(f"machine load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall rates shrink under load; "
+          f"per-CPU-second rates much less)")
 
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(port), "--sink", args.sink, "--queue-size", str(args.queue_size)],
+        [sys.executable, __file__, "--serve", str(port), "--sink", args.sink, "--queue-size", str(args.queue_size),
+         "--gc-gen0", str(args.gc_gen0)],
         cwd=str(REPO),
     )
     try:
@@ -296,11 +307,14 @@ def main() -> int:
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         load = Load(port, bodies, args.spans, args.connections, progress)
+        cpu_before = server.cpu_times()
         started = time.perf_counter()
         http_seconds = load.run()
         while get_stats(port)["consumed_spans"] - base < load.accepted:
             time.sleep(0.01)
         drained_seconds = time.perf_counter() - started
+        cpu_after = server.cpu_times()
+        server_cpu = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
         stop_sampling.set()
         sampler.join()
         final = get_stats(port)
@@ -315,6 +329,9 @@ def main() -> int:
     print(f"accepted over HTTP: {load.accepted:,} spans in {http_seconds:.2f} s = {http_rate:,.0f} spans/s")
     print(f"reached the sink:   {load.accepted:,} spans in {drained_seconds:.2f} s = {sink_rate:,.0f} spans/s "
           f"(ratio to floor {sink_rate / floor:.3f}; target >= 100,000 spans/s)")
+    server_cpu_rate = load.accepted / server_cpu
+    print(f"server CPU: {server_cpu:.2f} s = {server_cpu_rate:,.0f} spans per CPU second "
+          f"(ratio to floor per CPU second {server_cpu_rate / floor_cpu:.3f})")
     print(f"request latency: p50 {percentile(load.latencies, 0.5) * 1000:.1f} ms, "
           f"p99 {percentile(load.latencies, 0.99) * 1000:.1f} ms (target p99 < 100 ms)")
     print(f"server RSS: peak {peak[0] / mib:.0f} MiB", end="")

@@ -12,6 +12,7 @@ A sink that raises loses that batch only: the error is logged and counted, the w
 
 from __future__ import annotations
 
+import gc
 import logging
 import queue
 import threading
@@ -47,6 +48,11 @@ class IngestConfig:
         decode_threads: most HTTP bodies decoded on threads at once.
         grpc_workers: threads serving gRPC calls.
         stop_timeout_seconds: how long stop(drain=True) waits for the queue to empty.
+        gc_gen0_threshold: raise the garbage collector's generation-0 threshold to at least this
+            when the pipeline starts (None: leave it). Decoding allocates ~1000 tracked objects
+            per 512 spans; with Python's default (700) the collector runs after every request
+            and its full passes over everything queued cost about 30% of ingest throughput.
+            Process-wide, and only ever raised, never lowered.
         decoder: what the OTLP decoder keeps (see DecoderConfig).
     """
 
@@ -57,6 +63,7 @@ class IngestConfig:
     decode_threads: int = 4
     grpc_workers: int = 8
     stop_timeout_seconds: float = 30.0
+    gc_gen0_threshold: int | None = 50_000
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
 
     def __post_init__(self) -> None:
@@ -64,6 +71,8 @@ class IngestConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"IngestConfig.{name} must be a positive integer, got {value!r}")
+        if self.gc_gen0_threshold is not None and (not isinstance(self.gc_gen0_threshold, int) or self.gc_gen0_threshold <= 0):
+            raise ConfigError("IngestConfig.gc_gen0_threshold must be a positive integer or None")
         if self.inline_decode_bytes < 0:
             raise ConfigError("IngestConfig.inline_decode_bytes must be >= 0")
         if self.retry_after_seconds <= 0 or self.stop_timeout_seconds <= 0:
@@ -112,6 +121,7 @@ class IngestPipeline:
             if self._running:
                 return
             self._running = True
+            self._raise_gc_threshold()
             self._worker = threading.Thread(target=self._run, name="ingest-worker", daemon=True)
             self._worker.start()
 
@@ -275,6 +285,13 @@ class IngestPipeline:
                     self._pending -= 1
                     if not self._pending:
                         self._idle.notify_all()
+
+    def _raise_gc_threshold(self) -> None:
+        wanted = self.config.gc_gen0_threshold
+        gen0, gen1, gen2 = gc.get_threshold()
+        if wanted and gen0 and gen0 < wanted:  # gen0 == 0 means collection is disabled: keep it so
+            gc.set_threshold(wanted, gen1, gen2)
+            log.info("garbage collector generation-0 threshold raised from %d to %d for ingest", gen0, wanted)
 
     def _count(self, key: str, n: int = 1) -> None:
         with self._lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 
 import pytest
@@ -76,11 +77,29 @@ def test_a_failing_sink_loses_one_batch_not_the_worker(RecordingSink):
     pipeline.stop()
 
 
+def test_start_raises_the_gc_threshold_but_never_lowers_it(RecordingSink):
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, before[1], before[2])
+        pipeline = IngestPipeline(RecordingSink(), IngestConfig(gc_gen0_threshold=20_000))
+        pipeline.start()
+        assert gc.get_threshold()[0] == 20_000
+        pipeline.stop()
+        lower = IngestPipeline(RecordingSink(), IngestConfig(gc_gen0_threshold=1_000))
+        lower.start()
+        assert gc.get_threshold()[0] == 20_000
+        lower.stop()
+    finally:
+        gc.set_threshold(*before)
+
+
 def test_config_rejects_bad_values_and_unknown_keys():
     with pytest.raises(ConfigError):
         IngestConfig(queue_size=0)
     with pytest.raises(ConfigError):
         IngestConfig(retry_after_seconds=0)
+    with pytest.raises(ConfigError):
+        IngestConfig(gc_gen0_threshold=-1)
     with pytest.raises(ConfigError, match="unknown key"):
         IngestConfig.from_dict({"queue": 3})
     with pytest.raises(ConfigError, match="unknown key"):
