@@ -97,9 +97,15 @@ class Simulation:
             return fault
 
     def active_faults(self) -> list[dict]:
-        """Faults in force at the current simulated time, as dicts."""
+        """Faults in force now ("state": "active") or injected for later ("state": "scheduled")."""
         with self._lock:
-            return [f.to_dict() for f in self.faults if f.active(self.now) or (f.start > self.now and f.cleared_at is None)]
+            out = []
+            for f in self.faults:
+                if f.active(self.now):
+                    out.append({**f.to_dict(), "state": "active"})
+                elif f.start > self.now and f.cleared_at is None:
+                    out.append({**f.to_dict(), "state": "scheduled"})
+            return out
 
     def _clear(self, service: str, kinds: set[FaultKind] | None) -> list[Fault]:
         cleared = []

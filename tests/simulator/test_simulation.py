@@ -210,4 +210,9 @@ def test_control_protocol_and_errors():
         SimConfig.from_dict({"services": 10})
     f = sim.inject("errors", None, at=600, duration=60)
     assert f.service in sim.services and sim.topology.services[f.service].tier != "entry"
-    assert sim.active_faults()[0]["service"] == f.service  # scheduled faults are listed
+    listed = sim.active_faults()[0]
+    assert listed["service"] == f.service and listed["state"] == "scheduled"
+    _run(sim, 10)  # now = start + 600 s
+    assert sim.active_faults()[0]["state"] == "active"
+    sim.tick()
+    assert sim.active_faults() == []  # its duration ran out
