@@ -37,11 +37,6 @@ def to_unix_seconds(values: pd.Series) -> np.ndarray:
     return arr
 
 
-def duration_seconds(values: pd.Series, start_unit_scale: float) -> np.ndarray:
-    """Durations in seconds, given the scale that turned the matching start times into seconds."""
-    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64) / start_unit_scale
-
-
 def keep_trace(trace_id: str, fraction: float) -> bool:
     """Deterministic whole-trace sampling: the same trace is kept or dropped on every run."""
     if fraction >= 1.0:

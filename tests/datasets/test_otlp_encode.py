@@ -8,7 +8,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from rca_service.datasets.otlp_encode import encode_batch, encode_logs, encode_metrics, encode_spans, id_bytes
 from rca_service.ingest.decode import OtlpDecoder
 from rca_service.ingest.signals import LOGS, METRICS, TRACES
-from rca_service.records import ChangeEvent, LogRecord, MetricPoint, MetricType, RecordBatch, Span, SpanKind, StatusCode
+from rca_service.records import ChangeEvent, MetricPoint, MetricType, RecordBatch, Span, SpanKind, StatusCode
 from rca_service.simulator import SimConfig, Simulation
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from rca_service.datasets import AdapterConfig, load_cases
 from rca_service.datasets.capture import CaptureServer, span_topology
-from rca_service.datasets.replay import Replayer, ReplayAborted, ReplayConfig, replay_command, retry_after_seconds
+from rca_service.datasets.replay import ReplayAborted, ReplayConfig, Replayer, replay_command, retry_after_seconds
 from rca_service.simulator.dataset import DatasetConfig, write_dataset
 
 
