@@ -71,13 +71,14 @@ def _sketch_to_json(bins: dict[int, int] | bytes) -> str:
 
 def bucket_to_json(b: ServiceStep) -> dict:
     """Plain data of one accumulator (a packed one stays packed: saving must not grow memory)."""
+    err_samples, slow_samples = b.samples()
     return {
         "counts": [b.n_spans, b.n_server, b.err_server, b.n_entry, b.err_entry, b.n_client, b.err_client,
                    b.n_points, b.n_logs, b.n_log_error, b.n_log_warn, b.n_log_new, b.n_changes],
         "lat_server": _sketch_to_json(b.lat_server),
         "lat_entry": _sketch_to_json(b.lat_entry),
-        "err_samples": [list(s) for s in b.err_samples],
-        "slow_samples": [list(s) for s in b.slow_samples],
+        "err_samples": [list(s) for s in err_samples],
+        "slow_samples": [list(s) for s in slow_samples],
         "metrics": [[name, [list(a) for a in attrs], acc[0], acc[1]] for (name, attrs), acc in b.metrics.items()],
         "templates": [[k, c, e] for k, (c, e) in b.templates.items()],
     }
@@ -88,11 +89,8 @@ def bucket_from_json(d: dict, packed: bool) -> ServiceStep:
     b = ServiceStep()
     (b.n_spans, b.n_server, b.err_server, b.n_entry, b.err_entry, b.n_client, b.err_client,
      b.n_points, b.n_logs, b.n_log_error, b.n_log_warn, b.n_log_new, b.n_changes) = d["counts"]
-    server, entry = base64.b64decode(d["lat_server"]), base64.b64decode(d["lat_entry"])
-    if packed:
-        b.lat_server, b.lat_entry, b.packed = server, entry, True
-    else:
-        b.lat_server, b.lat_entry = unpack(server), unpack(entry)
+    b.lat_server = unpack(base64.b64decode(d["lat_server"]))
+    b.lat_entry = unpack(base64.b64decode(d["lat_entry"]))
     b.err_samples = [tuple(s) for s in d["err_samples"]]
     b.slow_samples = [tuple(s) for s in d["slow_samples"]]
     heapq.heapify(b.slow_samples)
@@ -100,6 +98,8 @@ def bucket_from_json(d: dict, packed: bool) -> ServiceStep:
         b.slow_min = b.slow_samples[0][0]
     b.metrics = {(name, tuple(tuple(a) for a in attrs)): [s, c] for name, attrs, s, c in d["metrics"]}
     b.templates = {int(k): [c, e] for k, c, e in d["templates"]}
+    if packed:
+        b.pack()
     return b
 
 

@@ -298,8 +298,9 @@ class TelemetryStore:
             for sd in self._table.range(start, end):
                 b = sd.services.get(service)
                 if b is not None:
-                    errs.extend(b.err_samples)
-                    slow.extend(b.slow_samples)
+                    e, sl = b.samples()
+                    errs.extend(e)
+                    slow.extend(sl)
         out: list[SpanSample] = []
         seen: set[str] = set()
         for d, trace_id, span_id, name, t, is_err in sorted(errs, key=lambda x: -x[0]) + sorted(slow, key=lambda x: -x[0]):
