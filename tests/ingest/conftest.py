@@ -86,6 +86,12 @@ class OtlpServer:
     def flush(self) -> None:
         assert self.pipeline.flush(10), "pipeline did not drain"
 
+    def wait_queue_empty(self) -> None:
+        """Wait until the worker has taken every queued batch (it may still be in the sink)."""
+        deadline = time.monotonic() + 10
+        while self.pipeline.stats()["queue_depth"] and time.monotonic() < deadline:
+            time.sleep(0.005)
+
     def stop(self) -> None:
         self.uvicorn_server.should_exit = True
         self.thread.join(10)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 
 import pytest
 
@@ -38,30 +39,38 @@ def test_submit_never_blocks_and_refuses_when_full(RecordingSink):
     pipeline.stop()
 
 
-def stop_with_four_queued(RecordingSink, drain: bool):
-    """Queue 4 batches of 2 spans behind a blocked sink, release it shortly, stop(drain)."""
+def four_queued(RecordingSink):
+    """A pipeline with 4 batches of 2 spans submitted behind a blocked sink."""
     sink = RecordingSink()
     sink.gate.clear()
     pipeline = IngestPipeline(sink, IngestConfig(queue_size=8))
     pipeline.start()
     for _ in range(4):
         pipeline.submit(batch(2))
-    threading.Timer(0.2, sink.gate.set).start()
-    pipeline.stop(drain=drain)
     return pipeline, sink
 
 
 def test_stop_drains_by_default(RecordingSink):
-    pipeline, sink = stop_with_four_queued(RecordingSink, drain=True)
+    pipeline, sink = four_queued(RecordingSink)
+    threading.Timer(0.2, sink.gate.set).start()
+    pipeline.stop(drain=True)
     assert len(sink.spans) == 8
     with pytest.raises(OverloadedError):
         pipeline.submit(batch(1))
 
 
 def test_stop_without_drain_drops_and_counts(RecordingSink):
-    pipeline, sink = stop_with_four_queued(RecordingSink, drain=False)
+    pipeline, sink = four_queued(RecordingSink)
+    stopper = threading.Thread(target=pipeline.stop, kwargs={"drain": False})
+    stopper.start()
+    deadline = time.monotonic() + 10
+    while pipeline.stats()["dropped_batches"] < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    sink.gate.set()  # only now may the worker finish the batch it may hold
+    stopper.join(10)
     stats = pipeline.stats()
-    assert stats["dropped_batches"] >= 3 and len(sink.spans) == 2 * (4 - stats["dropped_batches"])
+    assert stats["dropped_batches"] in (3, 4)
+    assert stats["dropped_batches"] + stats["consumed_batches"] == 4 and len(sink.spans) == 2 * stats["consumed_batches"]
 
 
 def test_a_failing_sink_loses_one_batch_not_the_worker(RecordingSink):
