@@ -19,6 +19,7 @@ from google.protobuf.message import Message
 
 from rca_service.errors import DecodeError
 from rca_service.ingest.changes import ResourceChangeTracker
+from rca_service.ingest.cumulative import DeltaToCumulative
 from rca_service.ingest.decoder_config import DecoderConfig
 from rca_service.ingest.logs import decode_logs
 from rca_service.ingest.metrics import decode_metrics
@@ -28,8 +29,6 @@ from rca_service.ingest.signals import LOGS, METRICS, TRACES, Signal
 from rca_service.ingest.traces import decode_traces
 
 Encoding = Literal["protobuf", "json"]
-
-_DECODERS = {TRACES.name: decode_traces, METRICS.name: decode_metrics, LOGS.name: decode_logs}
 
 
 def parse_protobuf(body: bytes, message_type: type[Message]) -> Message:
@@ -44,7 +43,8 @@ class OtlpDecoder:
     """Parses OTLP bodies and converts messages into a RecordBatch.
 
     Holds the only state of decoding: the resource-change tracker that turns a new
-    `service.version` into a deploy ChangeEvent. Safe to use from several threads.
+    `service.version` into a deploy ChangeEvent, and the running totals that turn delta
+    metrics cumulative. Safe to use from several threads.
 
     Args:
         config: what to keep; defaults to `DecoderConfig()`.
@@ -54,6 +54,7 @@ class OtlpDecoder:
         self.config = config or DecoderConfig()
         keys = self.config.change_resource_keys
         self.changes = ResourceChangeTracker(keys) if keys else None
+        self.cumulative = DeltaToCumulative()
 
     def parse(self, signal: Signal, body: bytes, encoding: Encoding) -> Message:
         """Parse `body` as the signal's Export request in the given encoding."""
@@ -65,7 +66,13 @@ class OtlpDecoder:
 
     def decode(self, signal: Signal, message: Message) -> DecodeResult:
         """Convert a parsed Export request of `signal` into records."""
-        return _DECODERS[signal.name](message, self.config, self.changes)
+        if signal.name == TRACES.name:
+            return decode_traces(message, self.config, self.changes)
+        if signal.name == METRICS.name:
+            return decode_metrics(message, self.config, self.changes, self.cumulative)
+        if signal.name == LOGS.name:
+            return decode_logs(message, self.config, self.changes)
+        raise DecodeError(f"unknown signal {signal.name!r}")
 
     def decode_body(self, signal: Signal, body: bytes, encoding: Encoding) -> DecodeResult:
         """Parse and convert in one call."""

@@ -2,6 +2,8 @@
 
 Histograms and summaries become one point each whose `value` is the mean (sum / count) and
 whose `quantiles` come from the buckets (histograms) or the reported quantiles (summaries).
+Delta-temporality sums and histograms are turned cumulative (value; count and sum) when a
+`DeltaToCumulative` is given, so the store sees every counter the same way.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-from opentelemetry.proto.metrics.v1.metrics_pb2 import DataPointFlags, Metric
+from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, DataPointFlags, Metric
 
 from rca_service.ingest.changes import ResourceChangeTracker
+from rca_service.ingest.cumulative import DeltaToCumulative, series_key
 from rca_service.ingest.decoder_config import DecoderConfig
 from rca_service.ingest.quantiles import estimate_quantiles, explicit_buckets, exponential_buckets
 from rca_service.ingest.result import DecodeResult, Rejections
@@ -21,6 +24,7 @@ from rca_service.ingest.values import NS_PER_S, attributes
 from rca_service.records import MetricPoint, MetricType, RecordBatch
 
 _NO_VALUE = DataPointFlags.DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK
+_DELTA = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
 
 NO_TIME = "without a time"
 NO_VALUE = "without a value"
@@ -32,6 +36,7 @@ def decode_metrics(
     request: ExportMetricsServiceRequest,
     config: DecoderConfig,
     changes: ResourceChangeTracker | None = None,
+    cumulative: DeltaToCumulative | None = None,
 ) -> DecodeResult:
     """Convert an ExportMetricsServiceRequest into MetricPoints (and deploy ChangeEvents).
 
@@ -56,7 +61,8 @@ def decode_metrics(
                     rejections.add(NO_DATA)
                     continue
                 data = getattr(metric, which)
-                ctx = _Context(service, metric, data, resource, qs)
+                delta = cumulative if getattr(data, "aggregation_temporality", 0) == _DELTA else None
+                ctx = _Context(service, metric, data, resource, qs, delta)
                 for p in data.data_points:
                     if p.flags & _NO_VALUE:
                         continue
@@ -83,6 +89,7 @@ class _Context(NamedTuple):
     data: Any  # the Gauge / Sum / Histogram / ... message holding the points
     resource: dict[str, Any]
     quantiles: tuple[float, ...]
+    delta: DeltaToCumulative | None  # set for delta-temporality metrics: keep running totals
 
 
 def _number_point(ctx: _Context, p) -> MetricPoint | str:
@@ -90,10 +97,13 @@ def _number_point(ctx: _Context, p) -> MetricPoint | str:
     if kind is None:
         return NO_VALUE
     is_sum = ctx.metric.WhichOneof("data") == "sum"
+    value = float(p.as_double if kind == "as_double" else p.as_int)
+    attrs = attributes(p.attributes)
+    if ctx.delta is not None:
+        (value,) = ctx.delta.add(series_key(ctx.service, ctx.metric.name, attrs), value)
     return MetricPoint(
-        ctx.service, ctx.metric.name, p.time_unix_nano / NS_PER_S,
-        float(p.as_double if kind == "as_double" else p.as_int),
-        MetricType.SUM if is_sum else MetricType.GAUGE, ctx.metric.unit, attributes(p.attributes),
+        ctx.service, ctx.metric.name, p.time_unix_nano / NS_PER_S, value,
+        MetricType.SUM if is_sum else MetricType.GAUGE, ctx.metric.unit, attrs,
         is_sum and ctx.data.is_monotonic, resource=ctx.resource,
     )
 
@@ -146,12 +156,23 @@ def _min_max(point) -> tuple[float | None, float | None]:
 
 
 def _distribution_point(ctx: _Context, point, mtype: MetricType, quantiles: dict[float, float]) -> MetricPoint:
-    """A histogram point: mean as value when the sum is known, else the estimated median."""
+    """A histogram point: mean as value when the sum is known, else the estimated median.
+
+    The value and quantiles describe this point's own interval; for delta histograms `count`
+    and `sum` become running totals, like those of cumulative ones.
+    """
     count = float(point.count)
     total = float(point.sum) if point.HasField("sum") else None
     if total is not None and count:
         value = total / count
     else:
         value = quantiles.get(0.5, math.nan)
+    attrs = attributes(point.attributes)
+    if ctx.delta is not None:
+        key = series_key(ctx.service, ctx.metric.name, attrs)
+        if total is None:
+            (count,) = ctx.delta.add(key, count)
+        else:
+            count, total = ctx.delta.add(key, count, total)
     return MetricPoint(ctx.service, ctx.metric.name, point.time_unix_nano / NS_PER_S, value, mtype, ctx.metric.unit,
-                       attributes(point.attributes), False, count, total, quantiles, ctx.resource)
+                       attrs, False, count, total, quantiles, ctx.resource)

@@ -199,3 +199,17 @@ def test_decoder_config_validation():
     with pytest.raises(ConfigError, match="unknown key"):
         DecoderConfig.from_dict({"quantile": [0.5]})
     assert DecoderConfig.from_dict({"quantiles": [0.5, 0.75]}).quantiles == (0.5, 0.75)
+
+
+def test_delta_totals_are_per_series_and_bounded():
+    from rca_service.ingest.cumulative import DeltaToCumulative, series_key
+
+    totals = DeltaToCumulative(max_series=2)
+    a = series_key("s", "m", {"route": "/a", "tags": ["x"]})
+    b = series_key("s", "m", {"route": "/b"})
+    assert totals.add(a, 1, 10) == (1, 10)
+    assert totals.add(a, 2, 5) == (3, 15)
+    assert totals.add(b, 4) == (4,)
+    totals.add(series_key("s", "other", {}), 1)  # third series: the least recently used (a) goes
+    assert len(totals) == 2
+    assert totals.add(a, 1, 1) == (1, 1)  # restarts from zero: the store reads a counter reset

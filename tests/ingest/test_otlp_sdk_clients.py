@@ -169,3 +169,31 @@ def test_sdk_logs_decode_severity_trace_ids_and_change_events(otlp_server, proto
     deploy = logs["rolled out v2"]
     assert deploy.severity == 13 and deploy.trace_id is None
     assert [(c.service, c.kind, c.description) for c in server.sink.changes] == [("shop-api", "deploy", "rolled out v2")]
+
+
+def test_sdk_delta_temporality_reaches_the_sink_cumulative(otlp_server):
+    from opentelemetry.sdk.metrics import Counter, Histogram
+    from opentelemetry.sdk.metrics.export import AggregationTemporality
+
+    server = otlp_server()
+    delta = {Counter: AggregationTemporality.DELTA, Histogram: AggregationTemporality.DELTA}
+    exporter = HttpMetricExporter(endpoint=f"{server.http_url}/v1/metrics", preferred_temporality=delta, timeout=10)
+    reader = PeriodicExportingMetricReader(exporter, export_interval_millis=3_600_000)
+    provider = MeterProvider(metric_readers=[reader], resource=Resource.create({"service.name": "shop-api"}))
+    meter = provider.get_meter("test")
+    counter = meter.create_counter("orders")
+    hist = meter.create_histogram("latency")
+    counter.add(7)
+    hist.record(10)
+    provider.force_flush()
+    counter.add(3)
+    hist.record(20)
+    hist.record(30)
+    provider.force_flush()
+    provider.shutdown()
+    server.flush()
+
+    orders = [p.value for p in server.sink.metrics if p.name == "orders"]
+    assert orders == [7, 10]  # running total, as a cumulative exporter would have sent
+    latency = [(p.count, p.sum, p.value) for p in server.sink.metrics if p.name == "latency"]
+    assert latency == [(1, 10, 10), (3, 60, 25)]  # totals cumulative, mean of the interval itself
