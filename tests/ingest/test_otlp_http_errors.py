@@ -231,3 +231,14 @@ def test_json_with_hex_ids_and_string_int64(running):
     assert r.status_code == 200
     partial = r.json()["partialSuccess"]
     assert int(partial["rejectedSpans"]) == 1 and "span id" in partial["errorMessage"]
+
+
+def test_bodies_over_the_inline_size_are_decoded_on_a_thread(otlp_server):
+    server = otlp_server(inline_decode_bytes=0, decode_threads=1)
+    with httpx.Client(timeout=10) as client:
+        for seed in range(3):
+            assert client.post(f"{server.http_url}/v1/traces", content=one_request(7, seed), headers=PB).status_code == 200
+        r = client.post(f"{server.http_url}/v1/traces", content=b"\x0a\xff\xff\xff\xff\x0f", headers=PB)
+        assert r.status_code == 400  # errors raised on the thread come back the same way
+    server.flush()
+    assert len(server.sink.spans) == 21
