@@ -45,6 +45,9 @@ class SimConfig:
         noise: relative noise on load and resource metrics.
         error_propagation: chance a callee's failure fails the caller's request too.
         fault_severity: scale of every fault's effect (1.0 = clearly visible).
+        noise_events_per_hour: unlabelled one-step blips in random services (a CPU burst, a
+            latency blip, a burst of warnings) - the loud, unrelated events that must not be
+            blamed for an incident.
     """
 
     n_services: int = 12
@@ -59,6 +62,7 @@ class SimConfig:
     noise: float = 0.05
     error_propagation: float = 0.7
     fault_severity: float = 1.0
+    noise_events_per_hour: float = 3.0
 
     def __post_init__(self) -> None:
         if not 3 <= self.n_services <= 200:
@@ -75,6 +79,8 @@ class SimConfig:
             raise ConfigError("SimConfig.error_propagation must be in [0, 1]")
         if self.fault_severity <= 0:
             raise ConfigError("SimConfig.fault_severity must be > 0")
+        if self.noise_events_per_hour < 0:
+            raise ConfigError("SimConfig.noise_events_per_hour must be >= 0")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> SimConfig:

@@ -48,6 +48,7 @@ class StepModel:
     services: dict[str, ServiceStep]
     edge_rate: dict[tuple[str, str], float]
     edge_net_ms: dict[tuple[str, str], float]   # round-trip network time added on the edge
+    noise: dict[str, str] = field(default_factory=dict)  # service -> unlabelled blip this step
 
 
 def diurnal(t: float, amplitude: float) -> float:
@@ -76,6 +77,13 @@ def compute_step(topo: Topology, cfg: SimConfig, faults: list[Fault], t: float, 
     effects = {}
     for s, spec in topo.services.items():
         effects[s] = local_effect(faults, s, t, spec.base_mem_mb, spec.mem_limit_mb, replicas.get(s, 1))
+
+    noise = _noise_events(topo, cfg, rng)
+    for s, kind in noise.items():
+        if kind == "cpu_burst":
+            effects[s].extra_cpu_pct += float(rng.uniform(20, 50))
+        elif kind == "latency_blip":
+            effects[s].extra_latency_ms += float(rng.uniform(40, 150))
 
     edge_net = {}
     for (a, b) in topo.fanout:
@@ -115,7 +123,17 @@ def compute_step(topo: Topology, cfg: SimConfig, faults: list[Fault], t: float, 
             net_rx=rate[s] * 2048.0 * wobble,
             net_tx=(rate[s] * 6144.0 + sum(edge_rate.get((s, b), 0.0) for b in topo.callees(s)) * 1024.0) * wobble,
             retransmits=max(0.0, 0.01 * rate[s] * eff.retransmit_factor * wobble),
-            threads=8.0 + 0.3 * rate[s] * self_ms / 100.0,
+            threads=8.0 + rate[s] * (self_ms + down_ms) / 1000.0,  # Little's law: busy workers
             effect=eff,
         )
-    return StepModel(t=t, services=out, edge_rate=edge_rate, edge_net_ms=edge_net)
+    return StepModel(t=t, services=out, edge_rate=edge_rate, edge_net_ms=edge_net, noise=noise)
+
+
+NOISE_KINDS = ("cpu_burst", "latency_blip", "log_burst")
+
+
+def _noise_events(topo: Topology, cfg: SimConfig, rng: np.random.Generator) -> dict[str, str]:
+    """Unlabelled one-step blips: how many this step (Poisson), in which services, of which kind."""
+    n = int(rng.poisson(cfg.noise_events_per_hour * cfg.step_s / 3600.0))
+    names = sorted(topo.services)
+    return {names[int(rng.integers(len(names)))]: NOISE_KINDS[int(rng.integers(len(NOISE_KINDS)))] for _ in range(n)}

@@ -72,6 +72,10 @@ def step_logs(topo: Topology, cfg: SimConfig, model: StepModel, spans: list[Span
         for _ in range(n_info):
             sp = pick(own)
             logs.append(_log(s, at(), "INFO", tpl.info_message(r, sp.name if sp else spec.operations[0]), versions, sp))
+        if model.noise.get(s) == "log_burst":
+            peer = (topo.callees(s) or [s])[0]
+            for _ in range(int(rng.integers(3, 8))):
+                logs.append(_log(s, at(), "WARN", tpl.fill(r, r.choice(tpl.TRANSIENT), peer=peer), versions))
         if st.self_ms > 300:
             for _ in range(int(rng.poisson(2))):
                 logs.append(_log(s, at(), "WARN", tpl.fill(r, tpl.WARN_SLOW, op=spec.operations[0], ms=int(st.self_ms)), versions))

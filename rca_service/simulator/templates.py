@@ -15,6 +15,11 @@ WARN_SLOW = "slow request {op} took {ms} ms (threshold 500 ms)"
 WARN_GC = "GC pause of {ms} ms, heap usage {pct}%"
 WARN_RETRY = "retrying call to {peer} after timeout ({ms} ms), attempt {n}"
 WARN_CPU = "worker saturation: {n} requests queued, cpu throttled"
+TRANSIENT = [
+    "connection reset by peer, reconnecting to {peer}",
+    "config reload took {ms} ms",
+    "slow disk write ({ms} ms) on log rotation",
+]
 EXCEPTIONS = [
     "java.lang.IllegalStateException: invalid state for order {id} at Handler.process(Handler.java:{line})",
     "ValueError: cannot parse payload field 'amount' for request {id}",

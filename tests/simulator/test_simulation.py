@@ -172,7 +172,7 @@ def test_deploy_is_a_change_event_then_errors_and_rollback_undoes_it():
     sim = _sim()
     svc = _target(sim)
     sim.inject("deploy", svc, at=90)
-    bs = _run(sim, 4)
+    bs = _run(sim, 10)  # enough requests that a 25% error rate cannot hide
     changes = [c for b in bs for c in b.changes]
     assert len(changes) == 1 and changes[0].service == svc and changes[0].kind == "deploy"
     assert changes[0].time == T0 + 90
