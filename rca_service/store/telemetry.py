@@ -69,6 +69,7 @@ class TelemetryStore:
                                     on_resource=self._changes.observe)
         self.watermark: float | None = None  # newest record time seen (data time)
         self._closed_until: int | None = None  # every step ending at or before this is closed
+        self._settled_until: int | None = None  # spans of steps before this wait for no partner
         self._last_arrival = time.monotonic()
         self._writer = StateWriter()
         self.counters: dict[str, int] = {"spans": 0, "metric_points": 0, "logs": 0, "changes": 0,
@@ -138,10 +139,10 @@ class TelemetryStore:
     def _close_through(self, t: float) -> None:
         """Close every step that ends at or before t; settle pairing; apply retention."""
         until = self._table.align(t)  # steps starting before `until` end at or before t
+        self._settle(until)
         if self._closed_until is not None and until <= self._closed_until:
             return
         self._closed_until = until
-        self._spans.expire(until)  # settles waiting spans into their steps before those are packed
         for st, sd in self._table.steps.items():
             if st < until and not sd.closed:
                 sd.closed = True
@@ -157,6 +158,21 @@ class TelemetryStore:
                 self._metrics.forget(alive)
                 self._changes.forget(alive)
                 self._spans.server_services &= alive
+
+    def _settle(self, until: int) -> None:
+        """Stop waiting for partners of spans in steps before `until`.
+
+        A close far ahead of the data (the wall clock during a replay of old data) while records
+        still flow settles no closer than the grace behind the watermark, so pairs split over
+        two batches are not cut.
+        """
+        wm = self.watermark
+        if (wm is not None and until - wm > self.config.live_lag
+                and time.monotonic() - self._last_arrival < self.config.idle_close_seconds):
+            until = min(until, self._table.align(wm - self.config.grace))
+        if self._settled_until is None or until > self._settled_until:
+            self._settled_until = until
+            self._spans.expire(until)
 
     def close_until(self, t: float) -> None:
         """Close every step that ends at or before t (wall-clock driven closing)."""

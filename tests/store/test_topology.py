@@ -89,3 +89,27 @@ def test_pairing_index_stays_bounded():
     # clients pushed out of the waiting list still count as calls to their virtual peer
     store.close_until(T0 + 600)
     assert store.topology().edges["a", "x"]["calls"] == 4000
+
+
+def test_wall_clock_closing_during_a_replay_keeps_cross_batch_pairs(store):
+    import time
+
+    c = span("a", T0 + 1, 0.2, SpanKind.CLIENT, peer="b.shop.svc.cluster.local")  # a peer name, not the service
+    srv = span("b", T0 + 1.01, 0.1, SpanKind.SERVER, parent=c.span_id)
+    store.consume_spans([srv])
+    store.close_until(time.time())  # the live loop closes by the wall clock, far past this old data
+    store.consume_spans([c])  # the parent arrives in the next batch
+    g = store.topology()
+    assert g.edges["a", "b"]["calls"] == 1
+    assert set(g.nodes) == {"a", "b"}
+
+
+def test_producer_consumer_spans_pair_like_client_server(store):
+    p = span("orders", T0 + 1, 0.01, SpanKind.PRODUCER, peer="queue")
+    c = span("shipping", T0 + 2, 0.3, SpanKind.CONSUMER, parent=p.span_id, error=True)
+    store.consume_spans([p, c])
+    store.close_until(T0 + 600)
+    g = store.topology()
+    assert set(g.edges) == {("orders", "shipping")} and g.edges["orders", "shipping"]["errors"] == 1
+    f = store.frame("shipping", T0, T0 + 60)
+    assert f.column("span.error_rate")[0] == 1.0 and f.meta["latency_source"] == "server"
