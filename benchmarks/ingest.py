@@ -34,13 +34,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-import psutil  # noqa: E402
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
+import psutil
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+)
 
-from rca_service.ingest.decode import OtlpDecoder  # noqa: E402
-from rca_service.ingest.pipeline import IngestConfig  # noqa: E402
-from rca_service.ingest.signals import TRACES  # noqa: E402
-from rca_service.ingest.synthetic import trace_requests  # noqa: E402
+from rca_service.ingest.decode import OtlpDecoder
+from rca_service.ingest.pipeline import IngestConfig
+from rca_service.ingest.signals import TRACES
+from rca_service.ingest.synthetic import trace_requests
 
 SPANS_PER_REQUEST = 512
 
@@ -127,8 +129,8 @@ def floor_rate(bodies: list[bytes], total_spans: int) -> tuple[float, float]:
                         service = kv.value.string_value
                 for ss in rs.scope_spans:
                     for span in ss.spans:
-                        (service, span.trace_id, span.span_id, span.parent_span_id, span.name, span.kind,
-                         span.start_time_unix_nano, span.end_time_unix_nano, span.status.code)
+                        _fields = (service, span.trace_id, span.span_id, span.parent_span_id, span.name, span.kind,
+                                   span.start_time_unix_nano, span.end_time_unix_nano, span.status.code)
                         seen += 1
     return seen / (time.perf_counter() - started), seen / (time.thread_time() - cpu_started)
 

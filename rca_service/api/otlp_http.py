@@ -76,6 +76,8 @@ def build_otlp_router(pipeline: IngestPipeline, config: IngestConfig | None = No
 
 
 class _OtlpHttpReceiver:
+    """The request handling behind the routes; one instance per router."""
+
     def __init__(self, pipeline: IngestPipeline, config: IngestConfig, token: str) -> None:
         self.pipeline = pipeline
         self.config = config
@@ -83,6 +85,8 @@ class _OtlpHttpReceiver:
         self._limiter: anyio.CapacityLimiter | None = None
 
     def endpoint(self, signal: Signal) -> Callable:
+        """The FastAPI endpoint of one signal; counts every answer by status code."""
+
         async def export(request: Request) -> Response:
             response = await self.handle(signal, request)
             self.pipeline.record_request("http", signal.name, response.status_code)
@@ -92,6 +96,7 @@ class _OtlpHttpReceiver:
         return export
 
     async def handle(self, signal: Signal, request: Request) -> Response:
+        """Answer one export request; never raises (bugs become a 500 Status)."""
         headers = request.headers
         encoding = _CONTENT_TYPES.get(headers.get("content-type", "").split(";", 1)[0].strip().lower())
         gzip_reply = "gzip" in headers.get("accept-encoding", "").lower()
@@ -135,6 +140,7 @@ class _OtlpHttpReceiver:
         return self.message(200, signal.response(result.rejected, result.error_message), reply_encoding, gzip_reply)
 
     def decode(self, signal: Signal, body: bytes, encoding: Encoding) -> DecodeResult:
+        """Parse and convert a decompressed body (on the loop or a worker thread)."""
         return self.pipeline.decoder.decode_body(signal, body, encoding)
 
     async def read_body(self, request: Request) -> bytes:
@@ -167,6 +173,7 @@ class _OtlpHttpReceiver:
         bad_field: str | None = None,
         retry_after: float | None = None,
     ) -> Response:
+        """An error response carrying a google.rpc.Status."""
         return self.message(http_code, error_status(rpc_code, text, bad_field, retry_after), encoding, gzip_reply, headers)
 
     @staticmethod

@@ -15,14 +15,14 @@ from rca_service.ingest.result import DecodeResult
 from rca_service.ingest.signals import LOGS, METRICS, SIGNALS, TRACES, Signal
 
 __all__ = [
+    "LOGS",
+    "METRICS",
+    "SIGNALS",
+    "TRACES",
     "DecodeResult",
     "DecoderConfig",
     "IngestConfig",
     "IngestPipeline",
-    "LOGS",
-    "METRICS",
     "OtlpDecoder",
-    "SIGNALS",
     "Signal",
-    "TRACES",
 ]

@@ -91,7 +91,7 @@ class DecoderConfig:
             object.__setattr__(self, "span_attribute_keys", tuple(self.span_attribute_keys))
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> "DecoderConfig":
+    def from_dict(cls, data: Mapping[str, Any] | None) -> DecoderConfig:
         """Build from a mapping; unknown keys raise ConfigError."""
         return config_from_dict(cls, data)
 

@@ -23,7 +23,13 @@ from google.rpc import status_pb2
 from rca_service.errors import ConfigError, DecodeError, OverloadedError
 from rca_service.ingest.pipeline import IngestPipeline
 from rca_service.ingest.signals import SIGNALS, Signal
-from rca_service.ingest.status import INTERNAL, INVALID_ARGUMENT, UNAUTHENTICATED, UNAVAILABLE, error_status
+from rca_service.ingest.status import (
+    INTERNAL,
+    INVALID_ARGUMENT,
+    UNAUTHENTICATED,
+    UNAVAILABLE,
+    error_status,
+)
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +105,8 @@ class OtlpGrpcServer:
         self._server = None
 
     def _handler(self, signal: Signal) -> grpc.GenericRpcHandler:
+        """The generic handler serving `Export` of one signal's service, on raw bytes."""
+
         def export(request: bytes, context: grpc.ServicerContext):
             return self._export(signal, request, context)
 
@@ -110,6 +118,7 @@ class OtlpGrpcServer:
         return grpc.method_handlers_generic_handler(signal.grpc_service, {"Export": method})
 
     def _export(self, signal: Signal, request: bytes, context: grpc.ServicerContext):
+        """Decode and queue one request; failures end the call with an OTLP status code."""
         outcome = "OK"
         try:
             if self._expected_auth and not self._authorized(context):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time as _time
 
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceRequest,
+)
 
 from rca_service.ingest.changes import ResourceChangeTracker
 from rca_service.ingest.decoder_config import DecoderConfig

@@ -12,13 +12,23 @@ import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, DataPointFlags, Metric
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.proto.metrics.v1.metrics_pb2 import (
+    AggregationTemporality,
+    DataPointFlags,
+    Metric,
+)
 
 from rca_service.ingest.changes import ResourceChangeTracker
 from rca_service.ingest.cumulative import DeltaToCumulative, series_key
 from rca_service.ingest.decoder_config import DecoderConfig
-from rca_service.ingest.quantiles import estimate_quantiles, explicit_buckets, exponential_buckets
+from rca_service.ingest.quantiles import (
+    estimate_quantiles,
+    explicit_buckets,
+    exponential_buckets,
+)
 from rca_service.ingest.result import DecodeResult, Rejections
 from rca_service.ingest.values import NS_PER_S, attributes
 from rca_service.records import MetricPoint, MetricType, RecordBatch

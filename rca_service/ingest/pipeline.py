@@ -83,7 +83,7 @@ class IngestConfig:
             raise ConfigError("IngestConfig.decoder must be a DecoderConfig or a mapping")
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> "IngestConfig":
+    def from_dict(cls, data: Mapping[str, Any] | None) -> IngestConfig:
         """Build from a mapping (e.g. parsed YAML); unknown keys raise ConfigError."""
         return config_from_dict(cls, data)
 

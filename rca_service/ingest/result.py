@@ -42,5 +42,5 @@ class DecodeResult:
     error_message: str = ""
 
     @classmethod
-    def of(cls, batch: RecordBatch, rejections: Rejections, noun: str) -> "DecodeResult":
+    def of(cls, batch: RecordBatch, rejections: Rejections, noun: str) -> DecodeResult:
         return cls(batch=batch, rejected=rejections.count, error_message=rejections.message(noun))

@@ -11,14 +11,16 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+)
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 _ROUTES = ("/api/items/{id}", "/api/cart", "/api/checkout", "/api/users/{id}", "/healthz", "/api/search")
 
 
-def _kv(key: str, value: str | int | float | bool) -> KeyValue:
+def _kv(key: str, value: str | float | bool) -> KeyValue:
     any_value = AnyValue()
     if isinstance(value, bool):
         any_value.bool_value = value

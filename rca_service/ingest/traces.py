@@ -8,12 +8,19 @@ where `DecoderConfig.span_attribute_scope` asks for them.
 
 from __future__ import annotations
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+)
 
 from rca_service.ingest.changes import ResourceChangeTracker
 from rca_service.ingest.decoder_config import DecoderConfig
 from rca_service.ingest.result import DecodeResult, Rejections
-from rca_service.ingest.values import NS_PER_S, attributes, first_text, selected_attributes
+from rca_service.ingest.values import (
+    NS_PER_S,
+    attributes,
+    first_text,
+    selected_attributes,
+)
 from rca_service.records import RecordBatch, Span, SpanKind, StatusCode
 
 _KINDS = tuple(SpanKind)

@@ -6,14 +6,24 @@ import json
 import math
 
 import pytest
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceRequest,
+)
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+)
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from rca_service.errors import ConfigError, DecodeError
 from rca_service.ingest import LOGS, METRICS, TRACES, DecoderConfig, OtlpDecoder
-from rca_service.ingest.quantiles import estimate_quantiles, explicit_buckets, exponential_buckets
+from rca_service.ingest.quantiles import (
+    estimate_quantiles,
+    explicit_buckets,
+    exponential_buckets,
+)
 from rca_service.records import MetricType, SpanKind
 
 T0 = 1_700_000_000_000_000_000
@@ -134,7 +144,7 @@ def test_a_new_service_version_is_a_deploy_once():
 def test_span_rejections_and_kinds():
     request = ExportTraceServiceRequest()
     spans = resource(request.resource_spans, "web").scope_spans.add().spans
-    good = dict(trace_id=b"\x0a" * 16, span_id=b"\x0b" * 8, start_time_unix_nano=T0, end_time_unix_nano=T0 + 1)
+    good = {"trace_id": b"\x0a" * 16, "span_id": b"\x0b" * 8, "start_time_unix_nano": T0, "end_time_unix_nano": T0 + 1}
     spans.add(**{**good, "kind": 9})  # unknown kind number: kept as UNSPECIFIED
     spans.add(**{**good, "trace_id": bytes(16)})
     spans.add(**{**good, "span_id": b"\x01"})

@@ -5,7 +5,9 @@ from __future__ import annotations
 import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -60,7 +62,7 @@ def test_good_export_then_bad_bytes_is_invalid_argument(grpc_call):
 
 
 def test_partial_success_over_grpc(grpc_call):
-    server, call = grpc_call()
+    _, call = grpc_call()
     request = ExportTraceServiceRequest.FromString(one_request(5))
     request.resource_spans[0].scope_spans[0].spans[0].span_id = b"\x01\x02"
     response = call(request.SerializeToString())

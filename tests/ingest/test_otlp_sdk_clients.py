@@ -7,13 +7,25 @@ import logging
 import grpc
 import pytest
 from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogExporter
-from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcMetricExporter
-from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
+from opentelemetry.exporter.otlp.proto.grpc._log_exporter import (
+    OTLPLogExporter as GrpcLogExporter,
+)
+from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
+    OTLPMetricExporter as GrpcMetricExporter,
+)
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+    OTLPSpanExporter as GrpcSpanExporter,
+)
 from opentelemetry.exporter.otlp.proto.http import Compression
-from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpLogExporter
-from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetricExporter
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
+from opentelemetry.exporter.otlp.proto.http._log_exporter import (
+    OTLPLogExporter as HttpLogExporter,
+)
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+    OTLPMetricExporter as HttpMetricExporter,
+)
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+    OTLPSpanExporter as HttpSpanExporter,
+)
 from opentelemetry.metrics import Observation
 from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
@@ -24,7 +36,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind as OtelKind
-from opentelemetry.trace import Status, StatusCode as OtelStatus
+from opentelemetry.trace import Status
+from opentelemetry.trace import StatusCode as OtelStatus
 
 from rca_service.records import MetricType, SpanKind, StatusCode
 
@@ -63,7 +76,7 @@ def test_sdk_spans_decode_with_services_parents_kinds_and_peers(otlp_server, pro
     web_provider, web = tracer("shop-web", span_exporter(protocol, server, "s3cret"))
     api_provider, api = tracer("shop-api", span_exporter(protocol, server, "s3cret"))
 
-    with web.start_as_current_span("GET /cart", kind=OtelKind.SERVER) as root:
+    with web.start_as_current_span("GET /cart", kind=OtelKind.SERVER) as root:  # noqa: SIM117 (nesting = call tree)
         with web.start_as_current_span("call api", kind=OtelKind.CLIENT,
                                        attributes={"peer.service": "shop-api", "http.request.method": "GET",
                                                    "url.full": "http://x/y"}) as client:
