@@ -26,10 +26,11 @@ import argparse
 import sys
 import threading
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from rca_service.datasets.config import config_from_dict
 from rca_service.errors import ConfigError, RcaError
 
 DEMO_OPERATOR = "demo-operator"
@@ -76,10 +77,7 @@ class DemoConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DemoConfig":
         """Build from a mapping, refusing keys this config does not have."""
-        unknown = set(data) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ConfigError(f"unknown DemoConfig keys: {sorted(unknown)}")
-        return cls(**data)
+        return config_from_dict(cls, data)
 
 
 @dataclass

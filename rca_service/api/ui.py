@@ -56,12 +56,12 @@ class UiConfig:
             raise ConfigError("refresh_seconds must be >= 0")
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "UiConfig":
+    def from_dict(cls, data: dict[str, Any]) -> "UiConfig":
         """Build from a mapping, refusing keys this config does not have."""
-        unknown = set(d) - {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
         if unknown:
-            raise ConfigError(f"unknown UiConfig keys: {sorted(unknown)}")
-        return cls(**d)
+            raise ConfigError(f"UiConfig: unknown keys {unknown}")
+        return cls(**data)
 
 
 def _page(cfg: UiConfig, *, page: str, title: str, incident_id: str = "") -> str:
