@@ -366,6 +366,18 @@
       v.recovered ? `SLO recovered (checked ${fmtTime(v.time)})` : `SLO not recovered yet (checked ${fmtTime(v.time)})`);
   }
 
+  /* A readable line for a history entry whose `detail` may be text or an object. */
+  function historyLine(h) {
+    if (!h || typeof h !== "object") return String(h);
+    let detail = h.detail !== undefined ? h.detail : h.message || h.note || "";
+    if (detail && typeof detail === "object") {
+      detail = detail.message || detail.reason || Object.entries(detail)
+        .filter(([, v]) => v !== null && typeof v !== "object").map(([k, v]) => `${k}=${v}`).join(", ");
+    }
+    return [fmtTime(h.time || h.at), h.event || h.status || h.kind || "", h.user || h.actor || "", detail || ""]
+      .filter(Boolean).join(" · ");
+  }
+
   function remediationItem(rem) {
     const last = decisions.get(rem.id);
     const out = el("p", { class: last ? last.cls : "decision", role: "status" }, last ? last.text : "");
@@ -389,8 +401,7 @@
       verificationLine(rem.verification),
       executorLine("rolled back", rem.rollback_result),
       approvals.length ? el("p", { class: "muted" }, "approved by ", approvals.map((a) => (typeof a === "object" ? `${a.user || a.name} (${a.role || "?"})` : String(a))).join(", ")) : null,
-      history.length ? el("ol", { class: "history" }, history.map((h) => el("li", {},
-        typeof h === "object" ? `${fmtTime(h.time || h.at)} ${h.event || h.status || h.kind || ""} ${h.user || h.actor || ""} ${h.detail || h.message || h.note || ""}` : String(h)))) : null,
+      history.length ? el("ol", { class: "history" }, history.map((h) => el("li", {}, historyLine(h)))) : null,
       pending ? el("div", { class: "actions" },
         el("button", { class: "approve", type: "button", onclick: () => decide(rem, "approve", reason, out) }, "Approve"),
         el("button", { class: "reject", type: "button", onclick: () => decide(rem, "reject", reason, out) }, "Reject"),
