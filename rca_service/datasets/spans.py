@@ -15,6 +15,8 @@ import pandas as pd
 
 from rca_service.records import Span, SpanKind, StatusCode
 
+_KINDS = {int(k): k for k in SpanKind}
+_STATUSES = {int(c): c for c in StatusCode}
 _NULL_PARENTS = {"", "root", "none", "null", "nan", "0", "0000000000000000"}
 
 
@@ -86,19 +88,22 @@ def derive_kinds(df: pd.DataFrame) -> tuple[np.ndarray, list[str | None]]:
     Returns:
         (kinds as SpanKind integers, peer service per row or None).
     """
-    svc_of = dict(zip(df["span_id"], df["service"]))
-    parent_svc = df["parent_id"].map(svc_of)
-    own = df["service"]
-    server = parent_svc.isna().to_numpy() | (parent_svc != own).to_numpy()
-    # a child in another service makes its parent a client of that service
-    cross = df[parent_svc.notna().to_numpy() & (parent_svc != own).to_numpy()]
+    span_ids = df["span_id"].to_numpy(dtype=object).tolist()
+    parents = df["parent_id"].to_numpy(dtype=object).tolist()
+    services = df["service"].to_numpy(dtype=object).tolist()
+    svc_of = dict(zip(span_ids, services))
     peer_of: dict[str, str] = {}
-    for parent, child_svc in zip(cross["parent_id"], cross["service"]):
-        peer_of.setdefault(parent, child_svc)
-    peers = [peer_of.get(s) for s in df["span_id"]]
-    kinds = np.full(len(df), int(SpanKind.INTERNAL), dtype=np.int64)
-    has_peer = np.array([p is not None for p in peers], dtype=bool)
-    kinds[has_peer] = int(SpanKind.CLIENT)
+    server = np.zeros(len(span_ids), dtype=bool)
+    for i, (parent, svc) in enumerate(zip(parents, services)):
+        parent_svc = svc_of.get(parent) if parent is not None else None
+        if parent_svc is None or parent_svc != svc:
+            server[i] = True
+            if parent_svc is not None:
+                # a child in another service makes its parent a client of that service
+                peer_of.setdefault(parent, svc)
+    peers = [peer_of.get(sid) for sid in span_ids]
+    kinds = np.full(len(span_ids), int(SpanKind.INTERNAL), dtype=np.int64)
+    kinds[np.array([p is not None for p in peers], dtype=bool)] = int(SpanKind.CLIENT)
     kinds[server] = int(SpanKind.SERVER)
     # a SERVER span that itself calls out keeps SERVER; its peer is still recorded
     return kinds, peers
@@ -121,25 +126,32 @@ def frame_to_spans(df: pd.DataFrame, resource_extra: dict[str, str] | None = Non
             df = df.assign(kind=kinds)
         if "peer" not in df.columns:
             df = df.assign(peer=peers)
-    status = df["status"].to_numpy() if "status" in df.columns else np.zeros(len(df), dtype=np.int64)
-    messages = df["status_message"].tolist() if "status_message" in df.columns else [""] * len(df)
-    pods = df["pod"].tolist() if "pod" in df.columns else [None] * len(df)
+    n = len(df)
+
+    def column(name: str, default) -> list:
+        # plain lists: iterating pandas (arrow-backed) columns element by element is slow
+        return df[name].to_numpy(dtype=object).tolist() if name in df.columns else [default] * n
+
+    statuses = [_STATUSES.get(int(v), StatusCode.UNSET) for v in column("status", 0)]
+    kinds = [_KINDS.get(int(v), SpanKind.INTERNAL) for v in column("kind", int(SpanKind.INTERNAL))]
+    starts = df["start"].to_numpy(dtype=np.float64).tolist()
+    ends = df["end"].to_numpy(dtype=np.float64).tolist()
     extra = resource_extra or {}
+    resources: dict[tuple[str, str | None], dict] = {}  # shared per (service, pod): read-only
     spans: list[Span] = []
-    for row, st, msg, pod in zip(
-        df[["trace_id", "span_id", "parent_id", "service", "name", "kind", "start", "end", "peer"]].itertuples(
-            index=False, name=None
-        ),
-        status,
-        messages,
-        pods,
+    for trace_id, span_id, parent_id, service, name, kind, start, end, peer, st, msg, pod in zip(
+        column("trace_id", ""), column("span_id", ""), column("parent_id", None), column("service", ""),
+        column("name", ""), kinds, starts, ends, column("peer", None), statuses, column("status_message", ""),
+        column("pod", None),
     ):
-        trace_id, span_id, parent_id, service, name, kind, start, end, peer = row
-        resource = {"service.name": service, **extra}
-        if pod:
-            resource["k8s.pod.name"] = pod
+        pod = pod if isinstance(pod, str) and pod else None
+        resource = resources.get((service, pod))
+        if resource is None:
+            resource = {"service.name": service, **extra}
+            if pod:
+                resource["k8s.pod.name"] = pod
+            resources[(service, pod)] = resource
         peer = peer if isinstance(peer, str) and peer else None
-        attrs = {"peer.service": peer} if peer else {}
         spans.append(
             Span(
                 trace_id=trace_id,
@@ -147,13 +159,13 @@ def frame_to_spans(df: pd.DataFrame, resource_extra: dict[str, str] | None = Non
                 parent_span_id=parent_id if isinstance(parent_id, str) and parent_id else None,
                 service=service,
                 name=str(name),
-                kind=SpanKind(int(kind)),
-                start=float(start),
-                end=float(end),
-                status=StatusCode(int(st)),
+                kind=kind,
+                start=start,
+                end=end,
+                status=st,
                 status_message=msg if isinstance(msg, str) else "",
                 peer_service=peer,
-                attributes=attrs,
+                attributes={"peer.service": peer} if peer else {},
                 resource=resource,
             )
         )
