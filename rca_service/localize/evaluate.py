@@ -84,7 +84,9 @@ def baseline_frame(run: CaseRun, history_seconds: float, after_seconds: float) -
 
 def run_baselines(run: CaseRun, history_seconds: float, after_seconds: float) -> dict[str, list[str]]:
     """BARO's and NSigma's service rankings on the same windows (rcaeval's implementations)."""
-    from RCAEval.e2e import baro, nsigma
+    # rcaeval's package namespace holds a `baro` submodule next to the function: import the function itself
+    from RCAEval.e2e import nsigma
+    from RCAEval.e2e.baro import baro
 
     df, alias = baseline_frame(run, history_seconds, after_seconds)
     out: dict[str, list[str]] = {}

@@ -106,12 +106,15 @@ def fit(model: RootCauseGNN, graphs: list[LabelledGraph], config: TrainConfig, p
         from tqdm import tqdm
 
         epochs = tqdm(epochs, desc="training localizer", unit="epoch")
+    # collate once: re-collating every step costs more than the forward pass on small graphs
+    order = rng.permutation(len(data))
+    batches = [Batch.from_data_list([data[j] for j in order[i:i + config.batch_size]])
+               for i in range(0, len(order), config.batch_size)]
     model.train()
     for _ in epochs:
-        order = rng.permutation(len(data))
         total = 0.0
-        for i in range(0, len(order), config.batch_size):
-            batch = Batch.from_data_list([data[j] for j in order[i:i + config.batch_size]])
+        for b in rng.permutation(len(batches)):
+            batch = batches[b]
             scores, kinds = model(batch.x, batch.edge_index, batch.edge_attr, batch.batch)
             roots = batch.ptr[:-1] + batch.y
             loss = _listwise_loss(scores, batch) + config.kind_weight * kind_loss(kinds[roots], batch.kind)
@@ -119,7 +122,7 @@ def fit(model: RootCauseGNN, graphs: list[LabelledGraph], config: TrainConfig, p
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
-            total += float(loss) * batch.num_graphs
+            total += float(loss.detach()) * batch.num_graphs
         sched.step()
         history.append(total / len(data))
     model.eval()

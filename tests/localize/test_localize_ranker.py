@@ -1,0 +1,46 @@
+"""Localizer.rank: ranked, calibrated, evidenced results from a store."""
+
+from __future__ import annotations
+
+from rca_service.localize.result import FAULT_KINDS, RCAResult
+from rca_service.store.api import SpanSample
+
+from tests.localize.test_localize_graph import ONSET, chain_store, incident_at
+
+
+def test_rank_returns_a_full_result_with_evidence(tiny_localizer) -> None:
+    store = chain_store("b")
+    t = float(store.times[ONSET])
+    store.samples = [SpanSample("trace-err-1", "s1", "b", "GET /x", t + 5, 0.4, True),
+                     SpanSample("trace-slow-2", "s2", "b", "GET /y", t + 7, 0.9, False)]
+    result = tiny_localizer.rank(incident_at(store), store)
+    assert isinstance(result, RCAResult)
+    assert {rc.service for rc in result.root_causes} == {"a", "b", "c"}
+    scores = [rc.score for rc in result.root_causes]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= rc.confidence <= 1.0 for rc in result.root_causes)
+    assert abs(sum(rc.confidence for rc in result.root_causes) - 1.0) < 1e-6
+    assert all(rc.kind in FAULT_KINDS for rc in result.root_causes)
+    b = next(rc for rc in result.root_causes if rc.service == "b")
+    kinds = {e.kind for e in b.evidence}
+    assert {"metric", "log_template", "trace", "change", "topology"} <= kinds
+    trace = next(e for e in b.evidence if e.kind == "trace")
+    assert trace.data["trace_ids"][0] == "trace-err-1"  # errors first
+    tmpl = next(e for e in b.evidence if e.kind == "log_template")
+    assert tmpl.data["new"] and "timeout" in tmpl.data["template"]
+    assert b.kind == "deploy"  # a change right before the symptoms
+    assert set(result.model["sha256"]) == set(tiny_localizer.artifact_hashes())
+    assert len(result.inputs_fingerprint) == 64
+    assert result.explanation
+    assert RCAResult.from_dict(result.to_dict()).root_causes[0].service == result.root_causes[0].service
+
+
+def test_flat_store_is_inconclusive(tiny_localizer) -> None:
+    store = chain_store("b")
+    # erase the fault: every signal back to its baseline values
+    for svc, (names, values) in store.frames.items():
+        values[ONSET:] = values[ONSET - 10: ONSET - 10 + (len(values) - ONSET)]
+    store.templates, store.change_events = [], []
+    result = tiny_localizer.rank(incident_at(store), store)
+    assert result.inconclusive
+    assert "nconclusive" in result.explanation
