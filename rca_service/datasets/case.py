@@ -30,7 +30,9 @@ class Case:
         missing: files the layout expects for this window that are absent (relative paths).
         dependencies: (caller, callee) service edges from a dependency file, when one exists;
             empty means "derive topology from traces".
-        metadata: anything else the layout records (e.g. the raw pod name).
+        metadata: anything else the layout records: the source path, the injected pod, and
+            Nezha's root-cause hint (`root_cause_hint`, `root_cause_hint_kind` metric|logs,
+            `root_cause_metric` as a normalised metric name).
     """
 
     name: str

@@ -25,7 +25,7 @@ import pandas as pd
 from rca_service.datasets import nezha_files as nf
 from rca_service.datasets.case import Case, CaseRef, sort_batch
 from rca_service.datasets.config import AdapterConfig
-from rca_service.datasets.naming import service_from_pod
+from rca_service.datasets.naming import normalize_metric_name, service_from_pod
 from rca_service.errors import DatasetError
 from rca_service.records import RecordBatch
 
@@ -81,6 +81,31 @@ def _known_missing(root: Path) -> set[str]:
     return {line.strip() for line in f.read_text().splitlines() if line.strip()}
 
 
+def read_root_cause_hints(root: Path) -> dict[str, dict[str, str]]:
+    """construct_data/root_cause_*.json: {service: {fault: signal or "log A_log B" pattern}}."""
+    hints: dict[str, dict[str, str]] = {}
+    for f in sorted((root / "construct_data").glob("root_cause_*.json")) if (root / "construct_data").is_dir() else []:
+        try:
+            data = json.loads(f.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            log.warning("%s: unreadable (%s)", f, exc)
+            continue
+        for svc, faults in data.items() if isinstance(data, dict) else []:
+            if isinstance(faults, dict):
+                hints.setdefault(str(svc), {}).update({str(k): str(v) for k, v in faults.items()})
+    return hints
+
+
+def _hint_metadata(hints: dict[str, dict[str, str]], service: str, fault: str) -> dict:
+    """The dataset's own note of which signal marks this root cause (metric name or log pair)."""
+    raw = hints.get(service, {}).get(fault)
+    if raw is None:
+        return {}
+    if "_" in raw and " " in raw:  # "<log before>_<log after>": a log pattern
+        return {"root_cause_hint": raw, "root_cause_hint_kind": "logs"}
+    return {"root_cause_hint": raw, "root_cause_hint_kind": "metric", "root_cause_metric": normalize_metric_name(raw)}
+
+
 def fault_list_files(path: Path) -> list[Path]:
     path = Path(path)
     if not path.is_dir():
@@ -101,6 +126,7 @@ def load_cases(path: Path, config: AdapterConfig | None = None) -> list[CaseRef]
         raise DatasetError(f"no *{FAULT_LIST_SUFFIX} under {path}")
     root = _find_root(path)
     known_missing = _known_missing(root)
+    hints = read_root_cause_hints(root)
     refs: list[CaseRef] = []
     for fl in lists:
         day_dir = fl.parent
@@ -120,8 +146,8 @@ def load_cases(path: Path, config: AdapterConfig | None = None) -> list[CaseRef]
                 inject_time=f["inject_time"],
                 default_start=start,
                 default_end=end,
-                _loader=lambda ref, s, e, d=day_dir, pod=f["pod"]: load_window(
-                    d, ref, s, e, config, root, known_missing, pod),
+                _loader=lambda ref, s, e, d=day_dir, meta={"inject_pod": f["pod"], **_hint_metadata(
+                    hints, f["service"], f["fault"])}: load_window(d, ref, s, e, config, root, known_missing, meta),
             ))
     return refs
 
@@ -181,7 +207,7 @@ def read_day_window(
 
 def load_window(
     day_dir: Path, ref: CaseRef, start: float | None, end: float | None, config: AdapterConfig,
-    root: Path, known_missing: set[str], pod: str,
+    root: Path, known_missing: set[str], meta: dict,
 ) -> Case:
     """Load one fault's window of a day folder into a `Case` (None bounds = the day's data range)."""
     if start is None or end is None:
@@ -192,7 +218,7 @@ def load_window(
     return Case(
         name=ref.name, system=ref.system, label_service=ref.label_service, fault_type=ref.fault_type,
         inject_time=ref.inject_time, records=batch, start=float(start), end=float(end),
-        missing=missing, dependencies=deps, metadata={"path": str(day_dir), "inject_pod": pod},
+        missing=missing, dependencies=deps, metadata={"path": str(day_dir), **meta},
     )
 
 

@@ -134,6 +134,17 @@ def test_normal_periods_avoid_faults(nezha_dir, refs):
     assert n == 3
 
 
+def test_root_cause_hints_in_metadata(refs):
+    cpu = next(r for r in refs if r.fault_type == "cpu_contention")
+    case = cpu.load(start=cpu.inject_time - 60, end=cpu.inject_time)
+    assert case.metadata["root_cause_hint_kind"] == "metric"
+    assert case.metadata["root_cause_metric"] == "cpu_usage_rate_pct"
+    assert case.metadata["inject_pod"].startswith(cpu.label_service)
+    code = next(r for r in refs if r.fault_type == "exception")
+    meta = code.load(start=code.inject_time - 60, end=code.inject_time).metadata
+    assert meta["root_cause_hint_kind"] == "logs"
+
+
 def test_clip_to_previous_fault(nezha_dir):
     cfg = AdapterConfig(clip_to_previous_fault=True, settle_s=120.0)
     refs = load_cases("nezha", nezha_dir, cfg)
