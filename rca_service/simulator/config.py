@@ -45,6 +45,8 @@ class SimConfig:
         noise: relative noise on load and resource metrics.
         error_propagation: chance a callee's failure fails the caller's request too.
         fault_severity: scale of every fault's effect (1.0 = clearly visible).
+        namespace: the Kubernetes namespace live mode reports (`k8s.namespace.name`), with each
+            service as a deployment of its own name.
         noise_events_per_hour: unlabelled one-step blips in random services (a CPU burst, a
             latency blip, a burst of warnings) - the loud, unrelated events that must not be
             blamed for an incident.
@@ -63,6 +65,7 @@ class SimConfig:
     error_propagation: float = 0.7
     fault_severity: float = 1.0
     noise_events_per_hour: float = 3.0
+    namespace: str = "default"
 
     def __post_init__(self) -> None:
         if not 3 <= self.n_services <= 200:

@@ -87,8 +87,9 @@ class _LogCollector(LogRecordProcessor):
         return True
 
 
-def _resource(service: str, version: str | None) -> Resource:
-    attrs = {"service.name": service, "service.namespace": "sim"}
+def _resource(service: str, version: str | None, namespace: str = "default") -> Resource:
+    # reported as a Kubernetes deployment, so remediation can name its target
+    attrs = {"service.name": service, "k8s.namespace.name": namespace, "k8s.deployment.name": service}
     if version:
         attrs["service.version"] = version
     return Resource.create(attrs)
@@ -109,10 +110,13 @@ class OtlpEmitter:
         endpoint: base URL ("http://127.0.0.1:4318"); /v1/traces, /v1/metrics, /v1/logs are appended.
         headers: extra HTTP headers (e.g. {"Authorization": "Bearer ..."}).
         timeout: seconds per export (the SDK retries retryable answers within it).
+        namespace: reported as `k8s.namespace.name` on every resource.
     """
 
-    def __init__(self, endpoint: str, headers: dict[str, str] | None = None, timeout: float = 10.0) -> None:
+    def __init__(self, endpoint: str, headers: dict[str, str] | None = None, timeout: float = 10.0,
+                 namespace: str = "default") -> None:
         base = endpoint.rstrip("/")
+        self.namespace = namespace
         self.span_exporter = OTLPSpanExporter(endpoint=f"{base}/v1/traces", headers=headers, timeout=timeout)
         self.metric_exporter = OTLPMetricExporter(endpoint=f"{base}/v1/metrics", headers=headers, timeout=timeout)
         self.log_exporter = OTLPLogExporter(endpoint=f"{base}/v1/logs", headers=headers, timeout=timeout)
@@ -126,7 +130,7 @@ class OtlpEmitter:
     def _tracer(self, service: str, version: str | None):
         key = (service, version)
         if key not in self._tracers:
-            provider = TracerProvider(resource=_resource(service, version), id_generator=self._ids)
+            provider = TracerProvider(resource=_resource(service, version, self.namespace), id_generator=self._ids)
             provider.add_span_processor(self._spans)
             self._tracers[key] = provider.get_tracer(SCOPE.name, SCOPE.version)
         return self._tracers[key]
@@ -134,7 +138,7 @@ class OtlpEmitter:
     def _logger(self, service: str, version: str | None):
         key = (service, version)
         if key not in self._loggers:
-            provider = LoggerProvider(resource=_resource(service, version))
+            provider = LoggerProvider(resource=_resource(service, version, self.namespace))
             provider.add_log_record_processor(self._logs)
             self._loggers[key] = provider.get_logger(SCOPE.name, SCOPE.version)
         return self._loggers[key]
@@ -160,8 +164,7 @@ class OtlpEmitter:
                     severity_number=SeverityNumber(lg.severity) if lg.severity else SeverityNumber.UNSPECIFIED,
                     severity_text=lg.severity_text or None, body=lg.body, attributes=lg.attributes or None)
 
-    @staticmethod
-    def metrics_data(points: list[MetricPoint]) -> MetricsData:
+    def metrics_data(self, points: list[MetricPoint]) -> MetricsData:
         """The SDK's `MetricsData` for gauge points, one ResourceMetrics per service."""
         by_service: dict[tuple[str, str | None], dict[tuple[str, str], list[NumberDataPoint]]] = {}
         for p in points:
@@ -172,7 +175,7 @@ class OtlpEmitter:
         resource_metrics = []
         for (service, version), metrics in by_service.items():
             ms = [Metric(name=n, description="", unit=u, data=Gauge(data_points=dps)) for (n, u), dps in metrics.items()]
-            resource_metrics.append(ResourceMetrics(resource=_resource(service, version),
+            resource_metrics.append(ResourceMetrics(resource=_resource(service, version, self.namespace),
                                                     scope_metrics=[ScopeMetrics(scope=SCOPE, metrics=ms, schema_url="")],
                                                     schema_url=""))
         return MetricsData(resource_metrics=resource_metrics)
@@ -211,7 +214,7 @@ class LiveRunner(threading.Thread):
                  on_tick: Callable[[RecordBatch], None] | None, headers: dict[str, str] | None) -> None:
         super().__init__(name="sim-live", daemon=True)
         self.sim = sim
-        self.emitter = OtlpEmitter(endpoint, headers)
+        self.emitter = OtlpEmitter(endpoint, headers, namespace=sim.config.namespace)
         self.speed = speed
         self.duration = duration
         self.on_tick = on_tick

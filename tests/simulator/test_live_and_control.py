@@ -40,6 +40,8 @@ def test_live_run_sends_what_the_simulation_made():
     assert {m.time for m in got.metrics} == {T0, T0 + 10, T0 + 20}
     assert {m.service for m in got.metrics} == set(sim.services)
     assert all(m.resource["service.name"] == m.service for m in got.metrics)
+    assert all(s.resource["k8s.namespace.name"] == "default" and s.resource["k8s.deployment.name"] == s.service
+               for s in got.spans)
     assert len(got.logs) == sum(len(b.logs) for b in made)
     # the deploy reached the server as a change and as a new service.version
     assert any(c.service == target and c.kind == "deploy" for c in got.changes)
