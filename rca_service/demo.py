@@ -256,7 +256,7 @@ def _backfill(sim, endpoint: str) -> int:
     the wall clock (sending takes time, so "now" is read again after every step)."""
     from rca_service.simulator.live import OtlpEmitter
 
-    emitter = OtlpEmitter(endpoint)
+    emitter = OtlpEmitter(endpoint, namespace=sim.config.namespace)
     sent = 0
     try:
         while sim.now + sim.config.step_s <= time.time():
