@@ -24,7 +24,13 @@ from rca_service.datasets.naming import (
     severity_number,
     split_component_column,
 )
-from rca_service.datasets.spans import clean_parent_ids, frame_to_spans, sample_traces, to_unix_seconds
+from rca_service.datasets.spans import (
+    clean_parent_ids,
+    datetimes_to_unix,
+    frame_to_spans,
+    sample_traces,
+    to_unix_seconds,
+)
 from rca_service.records import LogRecord, MetricPoint, Span
 
 log = logging.getLogger(__name__)
@@ -47,7 +53,7 @@ def parse_go_time(values: pd.Series) -> np.ndarray:
     missing = parsed.isna()
     if missing.any():
         parsed[missing] = pd.to_datetime(stamp[missing], errors="coerce", utc=True, format="mixed")
-    return (parsed.astype("int64") / 1e9).to_numpy(dtype=np.float64)
+    return datetimes_to_unix(parsed)
 
 
 def day_start(day_dir: Path, fallback_time: float | None = None) -> float:
@@ -285,7 +291,7 @@ def read_log_file(path: Path, start: float, end: float) -> list[LogRecord]:
     if "TimeUnixNano" in df.columns:
         times = pd.to_numeric(df["TimeUnixNano"], errors="coerce").to_numpy(dtype=np.float64) / 1e9
     else:
-        times = (pd.to_datetime(df["Timestamp"], utc=True, errors="coerce").astype("int64") / 1e9).to_numpy()
+        times = datetimes_to_unix(pd.to_datetime(df["Timestamp"], utc=True, errors="coerce", format="mixed"))
     mask = (times >= start) & (times < end)
     df, times = df[mask], times[mask]
     cell_col = "Log" if "Log" in df.columns else "log"

@@ -21,7 +21,7 @@ _NULL_PARENTS = {"", "root", "none", "null", "nan", "0", "0000000000000000"}
 
 
 def to_unix_seconds(values: pd.Series) -> np.ndarray:
-    """Convert numeric timestamps of unknown unit (s, ms, µs, ns) to float unix seconds.
+    """Convert timestamps of unknown unit (s, ms, µs, ns, or date-time text) to float unix seconds.
 
     The unit is guessed from the magnitude of the median, which is unambiguous for any date
     after 1973: seconds ~1e9, milliseconds ~1e12, microseconds ~1e15, nanoseconds ~1e18.
@@ -29,6 +29,9 @@ def to_unix_seconds(values: pd.Series) -> np.ndarray:
     arr = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
     if arr.size == 0:
         return arr
+    if not np.isfinite(arr).any():
+        # date-time text ("2024-01-02 03:04:05.678", ISO 8601 with or without zone; UTC assumed)
+        return datetimes_to_unix(pd.to_datetime(values, utc=True, errors="coerce", format="mixed"))
     med = float(np.nanmedian(np.abs(arr))) if np.isfinite(arr).any() else 0.0
     if med > 1e17:
         return arr / 1e9
@@ -37,6 +40,13 @@ def to_unix_seconds(values: pd.Series) -> np.ndarray:
     if med > 1e11:
         return arr / 1e3
     return arr
+
+
+def datetimes_to_unix(parsed: pd.Series | pd.DatetimeIndex) -> np.ndarray:
+    """Float unix seconds from tz-aware datetimes, whatever their unit (pandas may hold s, ms, µs
+    or ns); NaT becomes NaN."""
+    delta = (pd.Series(parsed) - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+    return delta.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def keep_trace(trace_id: str, fraction: float) -> bool:
@@ -63,7 +73,7 @@ def parse_status(values: pd.Series) -> np.ndarray:
     gRPC-over-HTTP codes (>= 400 and 5xx are errors; 1xx-3xx are OK).
     """
     out = np.zeros(len(values), dtype=np.int64)
-    for i, raw in enumerate(values.astype(str).str.strip().str.upper()):
+    for i, raw in enumerate(str(v).strip().upper() for v in values.fillna("").tolist()):
         if raw in ("", "NAN", "NONE", "UNSET", "STATUS_CODE_UNSET", "0"):
             continue
         if "ERROR" in raw or raw == "2" or raw == "FALSE":

@@ -102,3 +102,35 @@ def test_config_rejects_unknown_keys_and_bad_values():
     with pytest.raises(ConfigError):
         AdapterConfig(trace_sample=0.0)
     assert AdapterConfig.from_dict({"before_s": 60}).window(1000.0) == (940.0, 1600.0)
+
+
+def test_multi_source_case_with_other_column_shapes(tmp_path):
+    """A case laid out like RCAEval RE2: metrics.json, traces without kinds, logs with text times."""
+    import json
+
+    case_dir = tmp_path / "api-gw_delay" / "3"
+    case_dir.mkdir(parents=True)
+    (case_dir / "inject_time.txt").write_text("1700000060")
+    (case_dir / "metrics.json").write_text(json.dumps({
+        "api-gw_cpu": [[1700000000, 1.0], [1700000060, 5.0]], "db_mem": [[1700000000, 10.0]], "empty_x": []}))
+    (case_dir / "traces.csv").write_text(
+        "traceID,spanID,parentSpanID,serviceName,operationName,methodName,startTime,duration,statusCode\n"
+        "t1,a1,,api-gw,GET /,,1700000001000000,5000,200\n"
+        "t1,a2,a1,api-gw,db.query,,1700000001001000,3000,\n"
+        "t1,b1,a2,db,query,SELECT,1700000001001500,2000,500\n")
+    (case_dir / "logs.csv").write_text(
+        "time,container_name,message\n"
+        "2023-11-14 22:13:21,db,ERROR connection refused\n"
+        "2023-11-14 22:13:22,api-gw,request ok\n")
+    case = load_cases("rcaeval", tmp_path)[0].load()
+    assert (case.label_service, case.fault_type, case.name) == ("api-gw", "delay", "api-gw_delay/3")
+    assert sorted((m.service, m.name, m.value) for m in case.records.metrics) == [
+        ("api-gw", "cpu", 1.0), ("api-gw", "cpu", 5.0), ("db", "mem", 10.0)]
+    kinds = {s.span_id: (s.kind.name, s.peer_service, s.status.name, s.name) for s in case.records.spans}
+    assert kinds == {"a1": ("SERVER", None, "OK", "GET /"), "a2": ("CLIENT", "db", "UNSET", "db.query"),
+                     "b1": ("SERVER", None, "ERROR", "SELECT")}
+    span = next(s for s in case.records.spans if s.span_id == "a1")
+    assert span.start == pytest.approx(1700000001.0) and span.duration == pytest.approx(0.005, abs=1e-6)
+    logs = {lg.service: lg for lg in case.records.logs}
+    assert logs["db"].severity == 17 and logs["db"].time == 1700000001.0
+    assert logs["api-gw"].severity == 0
