@@ -138,6 +138,7 @@ def load_cases(path: Path, config: AdapterConfig | None = None) -> list[CaseRef]
                 start = max(start, prev + config.settle_s)
             prev = f["inject_time"]
             name = f"{day_dir.name}/{i:02d}-{f['service']}-{f['fault']}"
+            meta = {"inject_pod": f["pod"], **_hint_metadata(hints, f["service"], f["fault"])}
             refs.append(CaseRef(
                 name=name,
                 system=root.name,
@@ -146,8 +147,8 @@ def load_cases(path: Path, config: AdapterConfig | None = None) -> list[CaseRef]
                 inject_time=f["inject_time"],
                 default_start=start,
                 default_end=end,
-                _loader=lambda ref, s, e, d=day_dir, meta={"inject_pod": f["pod"], **_hint_metadata(
-                    hints, f["service"], f["fault"])}: load_window(d, ref, s, e, config, root, known_missing, meta),
+                _loader=lambda ref, s, e, d=day_dir, meta=meta: load_window(
+                    d, ref, s, e, config, root, known_missing, meta),
             ))
     return refs
 
