@@ -44,7 +44,9 @@ class ReplayConfig:
     """How replay sends.
 
     Attributes:
-        chunk_s: seconds of data time per slice (one request per signal per slice).
+        chunk_s: seconds of data time per slice (one request per signal per slice) when paced.
+        fast_chunk_s: the same when sending as fast as possible (speed 0): bigger slices, fewer
+            requests.
         max_items: most records in one request (bigger slices are split).
         gzip: compress request bodies (Content-Encoding: gzip).
         max_retries: retries of one request on retryable answers or connection errors.
@@ -54,6 +56,7 @@ class ReplayConfig:
     """
 
     chunk_s: float = 10.0
+    fast_chunk_s: float = 300.0
     max_items: int = 5000
     gzip: bool = True
     max_retries: int = 8
@@ -62,7 +65,7 @@ class ReplayConfig:
     timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
-        if self.chunk_s <= 0 or self.max_items < 1 or self.max_retries < 0:
+        if self.chunk_s <= 0 or self.fast_chunk_s <= 0 or self.max_items < 1 or self.max_retries < 0:
             raise ConfigError("ReplayConfig: chunk_s > 0, max_items >= 1, max_retries >= 0")
         if self.backoff_s < 0 or self.max_backoff_s < 0 or self.timeout_s <= 0:
             raise ConfigError("ReplayConfig: back-offs >= 0 and timeout_s > 0")
@@ -189,9 +192,10 @@ class Replayer:
         """Send a loaded case in time order; `speed` as in the module docstring."""
         ok = True
         wall0 = time.monotonic()
-        for t, spans, metrics, logs, changes in _slices(case.records, case.start, case.end, self.config.chunk_s):
+        chunk = self.config.chunk_s if speed > 0 else self.config.fast_chunk_s
+        for t, spans, metrics, logs, changes in _slices(case.records, case.start, case.end, chunk):
             if speed > 0:
-                due = wall0 + (t + self.config.chunk_s - case.start) / speed
+                due = wall0 + (t + chunk - case.start) / speed
                 self._sleep(max(0.0, due - time.monotonic()))
             if spans or metrics or logs or changes:
                 ok &= self.send_batch(spans, metrics, logs, changes)
