@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--json", action="store_true")
 
     p = sub.add_parser("replay", help="send a benchmark folder to a server as OTLP")
-    p.add_argument("--format", choices=["nezha", "rcaeval"], required=True)
+    p.add_argument("--format", choices=["nezha", "rcaeval", "sim"], required=True)
     p.add_argument("--path", type=Path, required=True)
     p.add_argument("--to", default="http://127.0.0.1:4318")
     p.add_argument("--speed", type=float, default=0.0, help="0 = as fast as possible; 60 = 60x recorded speed")
@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fault-at", type=float, default=None, help="simulated seconds from start")
     p.add_argument("--write-dataset", type=Path, default=None, help="write labelled cases (RCAEval layout) here instead of sending")
     p.add_argument("--cases", type=int, default=10, help="with --write-dataset: how many cases")
+    p.add_argument("--control-port", type=int, default=None, help="serve the simulator's control API (restart, rollback...) on this port")
 
     p = sub.add_parser("train", help="train a model")
     tsub = p.add_subparsers(dest="model", required=True)

@@ -58,17 +58,26 @@ class RcaService:
         self.resource_attrs: dict[str, dict] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
-    def start(self, background_loop: bool = True) -> None:
-        """Create the stages, restore persisted state, start transports and the loop."""
+    def start(self, background_loop: bool = True, wait_ready: bool = True) -> None:
+        """Create the stages, restore persisted state, start transports and the loop.
+
+        Ingest starts first, so data is accepted (/healthz) while the models load (/readyz).
+        With wait_ready=False the models load on the loop thread and start() returns at once.
+        """
         self._start_store_and_ingest()
         self.accepting = True
+        if wait_ready:
+            self._load_rest()
+        if background_loop:
+            self._loop = threading.Thread(target=self._run_loop, name="rca-loop", daemon=True)
+            self._loop.start()
+
+    def _load_rest(self) -> None:
+        """The slow part of start-up: models, audit chain, remediation, interfaces."""
         self._start_models()
         self._start_respond()
         self._start_interfaces()
         self.ready = True
-        if background_loop:
-            self._loop = threading.Thread(target=self._run_loop, name="rca-loop", daemon=True)
-            self._loop.start()
 
     def _start_store_and_ingest(self) -> None:
         from rca_service.ingest.pipeline import IngestConfig, IngestPipeline
@@ -95,7 +104,7 @@ class RcaService:
 
     def _start_models(self) -> None:
         from rca_service.detect.streaming import DetectConfig, StreamingDetector
-        from rca_service.detect.train import load_detector
+        from rca_service.detect.detector_model import load_detector
         from rca_service.localize.ranker import load_localizer
 
         s = self.settings
@@ -108,13 +117,12 @@ class RcaService:
 
     def _start_respond(self) -> None:
         from rca_service.audit.chain import AuditLog
+        from rca_service.respond.slo import FrameSloReader
         from rca_service.respond.wiring import build_remediation_manager
 
-        audit_dir = self.data_dir / "audit"
-        audit_dir.mkdir(parents=True, exist_ok=True)
-        self.audit = AuditLog(audit_dir / "chain.jsonl", key_path=audit_dir / "signing.key")
-        self.remediation = build_remediation_manager(self.settings, self.audit, self._slo_reader,
-                                                     self.data_dir / "remediations", self._executor_override)
+        self.audit = AuditLog.for_data_dir(self.data_dir)
+        self.remediation = build_remediation_manager(self.settings, self.audit, FrameSloReader(self.store),
+                                                     executor=self._executor_override)
 
     def _start_interfaces(self) -> None:
         from rca_service.query.engine import QueryEngine
@@ -155,13 +163,13 @@ class RcaService:
         incidents, propose remediations, verify applied ones. Returns incidents opened now."""
         now = time.time() if now is None else now
         with self._lock:
-            self.store.close_until(now)
+            self.store.advance(now)
             t0 = time.perf_counter()
             opened = self.detector.step(now)
             self._timings["detector_seconds"] = time.perf_counter() - t0
             for incident in opened:
                 self._on_incident_opened(incident)
-            self.remediation.verify_pending(now)
+            self.remediation.verify_pending(self._now())
         if time.monotonic() - self._last_save > SAVE_EVERY_SECONDS:
             self.save()
         return opened
@@ -177,13 +185,20 @@ class RcaService:
                                       {"incident_id": incident.id, "time": incident.start,
                                        "service": sorted(incident.services)})
         result = self.rca(incident.id)
-        proposal = None
-        if not result.inconclusive:
-            proposal = self.remediation.propose(incident, result, self.resource_attrs_for(result))
+        # Proposed even when inconclusive: the policy refuses it, and the refusal is audited.
+        proposal = self.remediation.propose(incident, result, self.resource_attrs_for(result), now=self._now())
         if self.notifier is not None:
             self.notifier.incident_opened(incident, result)
             if proposal is not None and proposal.status == "proposed":
                 self.notifier.remediation_proposed(proposal)
+
+    def _now(self) -> float:
+        """Telemetry time: the store's newest record time when replaying old data, else wall time."""
+        watermark = getattr(self.store, "watermark", None)
+        wall = time.time()
+        if watermark is not None and wall - watermark > 3 * self.settings.step_seconds:
+            return float(watermark)
+        return wall
 
     @staticmethod
     def _incident_summary(incident) -> str:
@@ -201,13 +216,13 @@ class RcaService:
             out[rc.service] = dict(attrs_of(rc.service)) if attrs_of else {}
         return out
 
-    def _slo_reader(self, service: str, since: float, baseline_end: float) -> dict:
-        """Current vs baseline SLO signals of a service (error rate, p99 latency), from windows."""
-        from rca_service.respond.slo import read_slo
-
-        return read_slo(self.store, service, since, baseline_end)
-
     def _run_loop(self) -> None:
+        if not self.ready:
+            try:
+                self._load_rest()
+            except Exception:
+                log.exception("loading models failed; the service accepts data but is not ready")
+                return
         while not self._stop.wait(1.0):
             try:
                 self.tick(time.time())

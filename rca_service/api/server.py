@@ -24,7 +24,8 @@ def serve(settings: Settings) -> None:
     """Run the service until interrupted (SIGINT/SIGTERM stop it cleanly)."""
     import uvicorn
 
-    from rca_service.api.app import check_bind_safety, create_app
+    from rca_service.api.app import create_app
+    from rca_service.api.auth import check_bind_safety
     from rca_service.service import RcaService
 
     check_bind_safety(settings)
