@@ -73,7 +73,10 @@ def baseline_frame(run: CaseRun, history_seconds: float, after_seconds: float) -
         for j, sig in enumerate(fr.signals):
             col = fr.values[:, j]
             if np.isfinite(col).sum() >= 2:
-                cols[f"s{i}_{sig}"] = pd.Series(col, index=fr.times)
+                # metric series keep their own names, as rcaeval's readers name them (its
+                # preprocessing keys on suffixes such as "_mem")
+                name = sig[len("metric."):] if sig.startswith("metric.") else sig
+                cols[f"s{i}_{name}"] = pd.Series(col, index=fr.times)
     if times is None or not cols:
         raise DatasetError(f"{run.case.name}: no signals to build a baseline frame from")
     df = pd.DataFrame(cols).sort_index()
@@ -142,7 +145,7 @@ def _table(rep: dict) -> str:
     lines.append(f"{'fault':<18} {'n':>3} " + " ".join(f"{n + ' AC@1':>12} {n + ' Avg@5':>12}" for n, _ in rows))
     for fault, m in rep["per_fault"].items():
         cells = [m] + [b["per_fault"].get(fault, {}) for _, b in rows[1:]]
-        lines.append(f"{fault:<18} {m['cases']:>3} " + " ".join(f"{c.get('AC@1', 0):>12.3f} {c.get('Avg@5', 0):>12.3f}" for c in cells))
+        lines.append(f"{fault:<18} {m['n']:>3} " + " ".join(f"{c.get('AC@1', 0):>12.3f} {c.get('Avg@5', 0):>12.3f}" for c in cells))
     return "\n".join(lines)
 
 

@@ -25,9 +25,9 @@ def accuracy_at(ranked: list[tuple[list[str], str]], k: int) -> float:
 
 
 def summarize(ranked: list[tuple[list[str], str]]) -> dict[str, float]:
-    """{"AC@1", "AC@3", "AC@5", "Avg@5", "cases"}; Avg@5 is the mean of AC@1..AC@5."""
+    """{"AC@1", "AC@3", "AC@5", "Avg@5", "n"}; Avg@5 is the mean of AC@1..AC@5."""
     acc = {k: accuracy_at(ranked, k) for k in range(1, 6)}
-    return {"AC@1": acc[1], "AC@3": acc[3], "AC@5": acc[5], "Avg@5": sum(acc.values()) / 5, "cases": len(ranked)}
+    return {"AC@1": acc[1], "AC@3": acc[3], "AC@5": acc[5], "Avg@5": sum(acc.values()) / 5, "n": len(ranked)}
 
 
 def summarize_by(ranked: list[tuple[list[str], str]], groups: list[str]) -> dict[str, dict[str, float]]:
