@@ -92,15 +92,23 @@ class DetectorModel:
         out, start = [], 0
         for (x, m, _), n in zip(windows, sizes):
             r = recon[start : start + n, -1]
-            err = np.where(m[-1], np.abs(r - x[-1]), np.nan)
+            err = np.where(m[-1], bounded_error(r, x[-1]), np.nan)
             lat = latent[start : start + n].mean(axis=0) if n else np.zeros(self.model.config.latent)
             out.append((err, r, lat))
             start += n
         return out
 
-    def relative_errors(self, err: np.ndarray, families: np.ndarray) -> np.ndarray:
-        """Errors divided by their family's normal reference (NaN stays NaN)."""
-        return err / self.family_ref[families]
+    def relative_errors(self, err: np.ndarray, families: np.ndarray, signal_ref: np.ndarray | None = None) -> np.ndarray:
+        """Errors divided by their reference (NaN stays NaN).
+
+        The reference is the signal's own high normal error (`signal_ref`, per service, from its
+        history) but never below its family's training reference, so a signal that was flat in
+        normal history is judged against what is typical for its family.
+        """
+        ref = self.family_ref[families]
+        if signal_ref is not None:
+            ref = np.maximum(ref, np.nan_to_num(signal_ref, nan=0.0))
+        return err / ref
 
     # -- persistence -------------------------------------------------------------------------
     def config_dict(self) -> dict:
@@ -153,6 +161,17 @@ class DetectorModel:
             raise
         except Exception as exc:  # any malformed artifact is one kind of failure for the caller
             raise ModelError(f"cannot load detector from {directory}: {exc}") from exc
+
+
+def bounded_error(recon: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Reconstruction error, capped by the value's own distance from its normal median.
+
+    The decoder is conditioned on the service's context, so when other signals go wild it may
+    mis-reconstruct a signal that is perfectly normal (a flat error rate at 0 has x == 0 exactly).
+    A signal must not be blamed for more than its own deviation; the cap keeps the model's part
+    where it helps: explaining away deviations that the context makes normal.
+    """
+    return np.minimum(np.abs(recon - x), np.abs(x))
 
 
 def _sha_section(sha: dict) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rca_service.detect.calibration import CalibrationConfig, pot_threshold
-from rca_service.detect.detector_model import DetectorModel
+from rca_service.detect.detector_model import DetectorModel, bounded_error
 from rca_service.detect.features import (
     FAMILIES,
     EncodedFrame,
@@ -16,7 +16,7 @@ from rca_service.detect.features import (
     encode_frame,
     sliding_windows,
 )
-from rca_service.detect.lstm_ae import LSTMAutoencoderConfig, reconstruction_errors, train
+from rca_service.detect.lstm_ae import LSTMAutoencoderConfig, reconstruct, train
 from rca_service.detect.scoring import nanmax_rows, padded_windows
 from rca_service.errors import InputError
 from rca_service.store.frames import WindowFrame
@@ -75,7 +75,11 @@ def fit_detector(frames: list[WindowFrame], model_config: LSTMAutoencoderConfig 
 
     # Family references from errors on the fitting part (the last step of every window).
     sample = data[np.random.default_rng(model_config.seed).choice(len(data), min(len(data), 20000), replace=False)]
-    err = reconstruction_errors(model, sample)[:, -1]
+    recon, _ = reconstruct(model, sample)
+    # Values exactly at the median (flat signals) have no error by construction: leave them out,
+    # or families of mostly flat signals would get a near-zero reference.
+    observed = (sample[:, -1, 1] > 0) & (sample[:, -1, 0] != 0)
+    err = np.where(observed, bounded_error(recon[:, -1], sample[:, -1, 0]), np.nan)
     fam = np.argmax(sample[:, -1, 2 : 2 + len(FAMILIES)], axis=1)
     overall = float(np.nanquantile(err, 0.95)) if np.isfinite(err).any() else 1.0
     ref = np.full(len(FAMILIES), max(overall, 1e-3))

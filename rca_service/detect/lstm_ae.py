@@ -39,11 +39,11 @@ class LSTMAutoencoderConfig:
     hidden: int = 32
     latent: int = 8
     layers: int = 1
-    epochs: int = 8
+    epochs: int = 6
     batch_size: int = 256
     lr: float = 3e-3
     weight_decay: float = 1e-5
-    max_windows: int = 60000
+    max_windows: int = 24000
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -10,6 +10,7 @@ calibrated like the autoencoder's.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -48,9 +49,14 @@ class NSigmaConfig:
 
 def gaussian_threshold(risk: float, n_signals: int) -> Threshold:
     """|z| exceeded with probability `risk` by the largest of `n_signals` Gaussian z-scores."""
-    from scipy.stats import norm
+    return Threshold(_gaussian_z(risk, max(1, n_signals)), "gaussian", 0)
 
-    return Threshold(float(norm.isf(risk / (2 * max(1, n_signals)))), "gaussian", 0)
+
+@lru_cache(maxsize=1024)
+def _gaussian_z(risk: float, n_signals: int) -> float:
+    from scipy.stats import norm  # scipy's distribution objects are slow per call: cache the value
+
+    return float(norm.isf(risk / (2 * n_signals)))
 
 
 class NSigmaDetector:

@@ -31,7 +31,7 @@ def padded_windows(enc: EncodedFrame, window: int) -> list[tuple[np.ndarray, np.
 
 def score_frame(frame: WindowFrame, model: DetectorModel | None, history: WindowFrame | RobustBaseline,
                 threshold: Threshold | None = None, features: FeatureConfig | None = None,
-                nsigma: NSigmaConfig | None = None) -> ScoreFrame:
+                nsigma: NSigmaConfig | None = None, signal_refs: dict[str, float] | None = None) -> ScoreFrame:
     """Per-step, per-signal anomaly scores of one service over a range.
 
     Args:
@@ -42,6 +42,8 @@ def score_frame(frame: WindowFrame, model: DetectorModel | None, history: Window
             threshold (n-sigma: the Gaussian threshold for the risk level).
         features: normalisation settings; default the model's (n-sigma: defaults).
         nsigma: n-sigma settings when `model` is None.
+        signal_refs: per-signal normal error references of the service
+            (`StreamingDetector.signal_refs(service)`); default: the family references only.
 
     Returns:
         A ScoreFrame whose `scores` are > 1 where a signal alone crosses the threshold.
@@ -66,6 +68,7 @@ def score_frame(frame: WindowFrame, model: DetectorModel | None, history: Window
                           nanmax_rows(absz) / thr.value, NSIGMA, thr.value)
     thr = threshold or model.global_threshold
     errs = model.errors(padded_windows(enc, model.window)) if len(enc.times) else []
-    rel = np.array([model.relative_errors(e, enc.families) for e, _, _ in errs]).reshape(len(enc.times), len(enc.signals))
+    refs = np.array([(signal_refs or {}).get(s, 0.0) for s in enc.signals])
+    rel = np.array([model.relative_errors(e, enc.families, refs) for e, _, _ in errs]).reshape(len(enc.times), len(enc.signals))
     return ScoreFrame(frame.service, enc.times, enc.signals, rel / thr.value, zscores, nanmax_rows(rel) / thr.value,
                       LSTM_AE, thr.value)

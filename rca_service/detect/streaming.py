@@ -31,7 +31,7 @@ import numpy as np
 
 from rca_service.detect.calibration import CalibrationConfig, Threshold, calibrate
 from rca_service.detect.detector_model import DetectorModel
-from rca_service.detect.features import FeatureConfig, RobustBaseline, encode_frame, reject_unknown_keys
+from rca_service.detect.features import FeatureConfig, RobustBaseline, encode_frame, family_index, reject_unknown_keys
 from rca_service.detect.incident import Incident, ServiceAnomaly
 from rca_service.detect.nsigma import NSigmaConfig, NSigmaDetector
 from rca_service.detect.scores import LSTM_AE, ServiceScore, top_signal_scores
@@ -55,6 +55,10 @@ class DetectConfig:
             that the n-sigma detector does (cold start).
         history_steps: normal steps kept per service for its baseline and threshold.
         refit_every: steps between refits of a service's baseline and threshold.
+        location_steps: the baseline's location (median) follows the last this many steps,
+            anomalous ones included, so a lasting level shift (memory after a restart, a new
+            traffic level) becomes the new normal instead of an incident that never closes;
+            the scale still comes from the whole normal history.
         open_steps: anomalous steps among the last `open_window` that make a service fire.
         open_window: see `open_steps`.
         strong_factor: a single step with score above this fires at once.
@@ -68,7 +72,8 @@ class DetectConfig:
 
     min_history: int = 60
     history_steps: int = 1440
-    refit_every: int = 30
+    refit_every: int = 10
+    location_steps: int = 60
     open_steps: int = 2
     open_window: int = 3
     strong_factor: float = 3.0
@@ -80,7 +85,7 @@ class DetectConfig:
     features: FeatureConfig = field(default_factory=FeatureConfig)
 
     def __post_init__(self) -> None:
-        for name in ("min_history", "history_steps", "refit_every", "open_steps", "open_window",
+        for name in ("min_history", "history_steps", "refit_every", "location_steps", "open_steps", "open_window",
                      "close_quiet_steps", "top_signals"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"DetectConfig.{name} must be >= 1")
@@ -110,9 +115,13 @@ class _ServiceState:
     def __init__(self, config: DetectConfig) -> None:
         self.times: deque[float] = deque(maxlen=config.history_steps)
         self.rows: deque[dict[str, float]] = deque(maxlen=config.history_steps)
-        self.lstm_raw: deque[float] = deque(maxlen=config.history_steps)
+        self.recent: deque[dict[str, float]] = deque(maxlen=config.location_steps)  # every step
+        # per normal step: the autoencoder's error of each signal (for per-signal references)
+        self.errors: deque[dict[str, float]] = deque(maxlen=config.history_steps)
+        self.signal_ref: dict[str, float] = {}
         self.nsigma_raw: deque[float] = deque(maxlen=config.history_steps)
         self.flags: deque[tuple[float, bool]] = deque(maxlen=config.open_window)
+        self.anomalous_steps: deque[float] = deque(maxlen=256)  # recent steps judged anomalous
         self.baseline: RobustBaseline | None = None
         self.lstm_threshold: Threshold | None = None
         self.nsigma_threshold: Threshold | None = None
@@ -123,13 +132,17 @@ class _ServiceState:
     def add_normal(self, t: float, signals: list[str], row: np.ndarray) -> None:
         self.times.append(t)
         self.rows.append({s: float(v) for s, v in zip(signals, row) if np.isfinite(v)})
+
+    def add_seen(self, signals: list[str], row: np.ndarray) -> None:
+        self.recent.append({s: float(v) for s, v in zip(signals, row) if np.isfinite(v)})
         self.since_fit += 1
 
-    def history_matrix(self) -> tuple[list[str], np.ndarray]:
-        signals = sorted({s for r in self.rows for s in r})
+    def history_matrix(self, rows=None) -> tuple[list[str], np.ndarray]:
+        rows = self.rows if rows is None else rows
+        signals = sorted({s for r in rows for s in r})
         index = {s: i for i, s in enumerate(signals)}
-        m = np.full((len(self.rows), len(signals)), np.nan)
-        for i, r in enumerate(self.rows):
+        m = np.full((len(rows), len(signals)), np.nan)
+        for i, r in enumerate(rows):
             for s, v in r.items():
                 m[i, index[s]] = v
         return signals, m
@@ -161,6 +174,7 @@ class StreamingDetector:
         self._quiet = 0
         self._digests: dict[str, str] = {}
         self._cursor: float | None = None  # start of the last scored step
+        self._pending_errors: dict[str, dict[str, float]] = {}  # this step's errors, kept if normal
         self.last_step_seconds = 0.0
 
     # -- public ------------------------------------------------------------------------------
@@ -185,6 +199,7 @@ class StreamingDetector:
             for i, t in enumerate(frame.times):
                 if np.isfinite(values[i]).any():
                     st.add_normal(float(t), frame.signals, values[i])
+                    st.add_seen(frame.signals, values[i])
             self._refit(st)
             if st.baseline is None:
                 continue
@@ -193,9 +208,8 @@ class StreamingDetector:
             if self.model is not None and len(frame.times):
                 enc = encode_frame(frame, st.baseline, self.features)
                 errs = self.model.errors(padded_windows(enc, self.model.window))
-                rel = np.array([self.model.relative_errors(e, enc.families) for e, _, _ in errs])
-                rel = rel.reshape(len(enc.times), len(enc.signals))
-                st.lstm_raw.extend(float(r) for r in nanmax_rows(rel)[self.model.window - 1 :] if np.isfinite(r))
+                for e, _, _ in errs[self.model.window - 1 :]:
+                    st.errors.append({s: float(v) for s, v in zip(enc.signals, e) if np.isfinite(v)})
             self._recalibrate(st)
 
     def step(self, now: float | None = None) -> list[Incident]:
@@ -241,6 +255,11 @@ class StreamingDetector:
         """The newest score of each service (for "is X ok?"): score, detector, top signals."""
         return {s: st.last for s, st in sorted(self._states.items()) if st.last is not None}
 
+    def signal_refs(self, service: str) -> dict[str, float]:
+        """Per-signal normal error references of a service (for `score_frame`)."""
+        st = self._states.get(service)
+        return dict(st.signal_ref) if st else {}
+
     def baseline(self, service: str) -> RobustBaseline | None:
         """The service's current normal baseline (for `score_frame`), None before it has one."""
         st = self._states.get(service)
@@ -267,11 +286,13 @@ class StreamingDetector:
                 "times": list(st.times),
                 "signals": signals,
                 "rows": [[None if not np.isfinite(v) else float(v) for v in row] for row in m],
-                "lstm_raw": list(st.lstm_raw),
+                "errors": list(st.errors),
+                "recent": list(st.recent),
                 "nsigma_raw": list(st.nsigma_raw),
                 "flags": [list(f) for f in st.flags],
                 "last": st.last.to_dict() if st.last else None,
                 "baseline": st.baseline.to_dict() if st.baseline else None,
+                "signal_ref": st.signal_ref,
                 "since_fit": st.since_fit,
                 "lstm_threshold": st.lstm_threshold.to_dict() if st.lstm_threshold else None,
                 "nsigma_threshold": st.nsigma_threshold.to_dict() if st.nsigma_threshold else None,
@@ -313,7 +334,9 @@ class StreamingDetector:
                 rows = np.array([[np.nan if v is None else v for v in r] for r in d["rows"]], dtype=np.float64)
                 for t, row in zip(d["times"], rows.reshape(len(d["times"]), len(d["signals"]))):
                     st.add_normal(float(t), d["signals"], row)
-                st.lstm_raw.extend(d["lstm_raw"])
+                st.errors.extend(d["errors"])
+                st.recent.extend(d.get("recent", []))
+                st.signal_ref = dict(d.get("signal_ref", {}))
                 st.nsigma_raw.extend(d["nsigma_raw"])
                 st.flags.extend((float(t), bool(a)) for t, a in d["flags"])
                 if d.get("last"):
@@ -344,7 +367,17 @@ class StreamingDetector:
         if len(st.rows) < self.features.min_history:
             return
         signals, m = st.history_matrix()
-        st.baseline = RobustBaseline.fit(signals, m, self.features)
+        base = RobustBaseline.fit(signals, m, self.features)
+        if len(st.recent) >= self.features.min_history:
+            rsig, rm = st.history_matrix(st.recent)
+            counts = np.isfinite(rm).sum(axis=0)
+            with np.errstate(all="ignore"):
+                med = np.nanmedian(rm, axis=0)
+            where = {s: i for i, s in enumerate(base.signals)}
+            for j, sig in enumerate(rsig):
+                if sig in where and counts[j] >= self.features.min_history:
+                    base.median[where[sig]] = med[j]
+        st.baseline = base
         st.since_fit = 0
         self._recalibrate(st)
 
@@ -352,7 +385,26 @@ class StreamingDetector:
         cal = self.config.calibration
         st.nsigma_threshold = calibrate(np.array(st.nsigma_raw), cal) if len(st.nsigma_raw) >= cal.min_points else None
         if self.model is not None:
-            st.lstm_threshold = calibrate(np.array(st.lstm_raw), cal, self.model.global_threshold)
+            st.lstm_threshold = calibrate(self._lstm_history_raw(st), cal, self.model.global_threshold)
+
+    def _lstm_history_raw(self, st: _ServiceState) -> np.ndarray:
+        """Per-signal references from the normal errors, and the raw scores they give."""
+        if not st.errors:
+            st.signal_ref = {}
+            return np.zeros(0)
+        signals = sorted({s for e in st.errors for s in e})
+        index = {s: i for i, s in enumerate(signals)}
+        m = np.full((len(st.errors), len(signals)), np.nan)
+        for i, e in enumerate(st.errors):
+            for s, v in e.items():
+                m[i, index[s]] = v
+        counts = np.isfinite(m).sum(axis=0)
+        with np.errstate(all="ignore"):
+            q = np.nanquantile(m, 1 - 1 / max(2, self.config.calibration.min_points), axis=0)
+        st.signal_ref = {s: float(q[i]) for i, s in enumerate(signals) if counts[i] >= self.config.calibration.min_points}
+        families = np.array([family_index(s) for s in signals], dtype=np.int64)
+        refs = np.array([st.signal_ref.get(s, 0.0) for s in signals])
+        return nanmax_rows(self.model.relative_errors(m, families, refs))
 
     def _window(self, service: str, t: float, width: int) -> WindowFrame:
         """The service's last `width` steps ending with step t, aligned to the step grid."""
@@ -379,6 +431,7 @@ class StreamingDetector:
             if not np.isfinite(last).any():
                 continue  # no data for this service in this step: nothing to say
             rows[service] = frame
+            st.add_seen(frame.signals, last)
             if st.baseline is None or st.since_fit >= self.config.refit_every:
                 self._refit(st)
             if st.baseline is None or not st.baseline.usable(self.features):
@@ -386,6 +439,12 @@ class StreamingDetector:
                 continue
             if self._uses_model(st):
                 enc = encode_frame(frame, st.baseline, self.features)
+                # Steps already judged anomalous are masked in later windows: otherwise one burst
+                # echoes through the next `window` steps' reconstructions.
+                past = np.isin(enc.times[:-1], np.asarray(st.anomalous_steps, dtype=np.float64))
+                if past.any():
+                    enc.mask[:-1][past] = False
+                    enc.x[:-1][past] = 0.0
                 if enc.mask[-1].any():
                     batch.append((service, enc))
                     continue
@@ -401,7 +460,8 @@ class StreamingDetector:
     def _lstm_score(self, service: str, t: float, enc, err: np.ndarray, recon: np.ndarray, latent: np.ndarray,
                     frame: WindowFrame) -> ServiceScore:
         st = self._states[service]
-        rel = self.model.relative_errors(err, enc.families)
+        self._pending_errors[service] = {s: float(v) for s, v in zip(enc.signals, err) if np.isfinite(v)}
+        rel = self.model.relative_errors(err, enc.families, np.array([st.signal_ref.get(s, 0.0) for s in enc.signals]))
         raw = float(np.nanmax(rel)) if np.isfinite(rel).any() else 0.0
         thr = st.lstm_threshold or self.model.global_threshold
         base = st.baseline
@@ -427,10 +487,15 @@ class StreamingDetector:
             st = self._states[service]
             st.last = score
             st.flags.append((t, score.anomalous))
+            if score.anomalous:
+                st.anomalous_steps.append(float(t))
             if not score.anomalous:
                 frame = rows[service]
                 st.add_normal(t, frame.signals, frame.values[-1])
-                (st.lstm_raw if score.detector == LSTM_AE else st.nsigma_raw).append(score.raw)
+                if score.detector == LSTM_AE:
+                    st.errors.append(dict(self._pending_errors.pop(service, {})))
+                else:
+                    st.nsigma_raw.append(score.raw)
                 continue
             if sum(a for _, a in st.flags) >= self.config.open_steps or score.score >= self.config.strong_factor:
                 fired[service] = score
