@@ -60,7 +60,7 @@ class DemoConfig:
     seed: int = 7
     n_services: int = 10
     step_seconds: int = 5
-    history_steps: int = 80
+    history_steps: int = 240
     live_warmup_steps: int = 4
     detect_timeout_s: float = 90.0
     verify_seconds: float = 40.0
