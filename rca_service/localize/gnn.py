@@ -10,14 +10,14 @@ Scores are logits: a softmax over the nodes of one graph gives root-cause probab
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import GATv2Conv, global_max_pool
 
-from rca_service.localize.configs import config_from_dict
 from rca_service.errors import ConfigError
+from rca_service.localize.configs import config_from_dict
 
 # The kinds the kind head predicts, in output order (result.FAULT_KINDS less "unknown").
 KIND_CLASSES = ("resource", "latency", "code_error", "network", "deploy")

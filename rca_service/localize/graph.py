@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import networkx as nx
 import numpy as np
 
 from rca_service.detect.incident import Incident
-from rca_service.localize.configs import config_from_dict
 from rca_service.errors import ConfigError, InputError
+from rca_service.localize.configs import config_from_dict
 from rca_service.localize.deviation import FAMILIES, SignalDeviation, family_peaks, signal_deviations
 from rca_service.store.api import TelemetryStoreAPI
 

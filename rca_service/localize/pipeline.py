@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from rca_service.datasets.case import Case, CaseRef
 from rca_service.detect.incident import Incident, ServiceAnomaly, SignalScore
-from rca_service.localize.configs import config_from_dict
 from rca_service.errors import ConfigError, RcaError
+from rca_service.localize.configs import config_from_dict
 from rca_service.store.config import StoreConfig
 from rca_service.store.telemetry import TelemetryStore
 

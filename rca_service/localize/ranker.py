@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from rca_service.detect.incident import Incident
-from rca_service.localize.configs import config_from_dict
 from rca_service.errors import ConfigError
 from rca_service.localize.artifacts import MODEL_NAME, LocalizerArtifacts, load_artifacts
 from rca_service.localize.calibration import Calibration
+from rca_service.localize.configs import config_from_dict
 from rca_service.localize.deviation import SignalDeviation
 from rca_service.localize.gnn import KIND_CLASSES, RootCauseGNN
-from rca_service.localize.graph import GraphConfig, IncidentGraph, IncidentGraphBuilder, NodeDetail
+from rca_service.localize.graph import IncidentGraph, IncidentGraphBuilder, NodeDetail
 from rca_service.localize.result import Evidence, RCAResult, RootCause
 from rca_service.localize.trainer import graph_logits
 from rca_service.store.api import TelemetryStoreAPI

@@ -10,13 +10,13 @@ and the real store) add the raw-telemetry path on top.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
 from rca_service.detect.incident import Incident, ServiceAnomaly
-from rca_service.localize.configs import config_from_dict
 from rca_service.errors import ConfigError
+from rca_service.localize.configs import config_from_dict
 from rca_service.localize.framestore import EdgeSeries, FrameStore
 from rca_service.records import ChangeEvent
 from rca_service.store.api import LogTemplate, SpanSample
@@ -176,8 +176,14 @@ class SyntheticIncidents:
                 extra_self[i, after] -= self_lat[i] * 0.5
 
         if fault == "cpu":
-            cpu_add[root, after] += mag * rng.uniform(10, 40)
-            extra_self[root, after] += self_lat[root] * mag * rng.uniform(0.2, 1.5)
+            if rng.random() < 0.35:
+                # contention from a neighbour: the service's own usage barely moves (or drops
+                # as it is starved) while its latency climbs
+                cpu_add[root, after] += rng.uniform(-5, 5)
+                extra_self[root, after] += self_lat[root] * mag * rng.uniform(1.0, 5.0)
+            else:
+                cpu_add[root, after] += mag * rng.uniform(10, 40)
+                extra_self[root, after] += self_lat[root] * mag * rng.uniform(0.2, 1.5)
         elif fault == "memory":
             mem_add[root] += ramp * mag * rng.uniform(5, 30)
             extra_self[root, after] += self_lat[root] * mag * rng.uniform(0.0, 0.5)

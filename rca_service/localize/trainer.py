@@ -8,15 +8,15 @@ cross-entropy at the root), and `graph_logits` scores graphs for evaluation and 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 from torch_geometric.data import Batch, Data
 from torch_geometric.utils import scatter
 
-from rca_service.localize.configs import config_from_dict
 from rca_service.errors import ConfigError, InputError
+from rca_service.localize.configs import config_from_dict
 from rca_service.localize.gnn import KIND_CLASSES, RootCauseGNN
 from rca_service.localize.graph import IncidentGraph
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from rca_service.localize.result import FAULT_KINDS, RCAResult
 from rca_service.store.api import SpanSample
-
 from tests.localize.test_localize_graph import ONSET, chain_store, incident_at
 
 
