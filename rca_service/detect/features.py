@@ -24,6 +24,7 @@ set to 0 only as a placeholder and do not count in the loss, in the context or i
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
 
 import numpy as np
 
@@ -84,8 +85,9 @@ class FeatureConfig:
         return cls(**data)
 
 
+@lru_cache(maxsize=65536)
 def family_index(signal: str) -> int:
-    """Index of the signal's family in FAMILIES."""
+    """Index of the signal's family in FAMILIES (cached: it runs for every signal every step)."""
     return _FAMILY_INDEX.get(signal_family(signal), _FAMILY_INDEX["other"])
 
 

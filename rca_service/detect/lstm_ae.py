@@ -35,9 +35,9 @@ class LSTMAutoencoderConfig:
         seed: random seed for initialisation and sampling.
     """
 
-    window: int = 12
-    hidden: int = 32
-    latent: int = 8
+    window: int = 10
+    hidden: int = 16
+    latent: int = 6
     layers: int = 1
     epochs: int = 6
     batch_size: int = 256

@@ -54,7 +54,9 @@ class DetectConfig:
         min_history: normal steps a service needs before the autoencoder scores it; before
             that the n-sigma detector does (cold start).
         history_steps: normal steps kept per service for its baseline and threshold.
-        refit_every: steps between refits of a service's baseline and threshold.
+        refit_every: steps between updates of a service's baseline location (cheap).
+        recalibrate_every: steps between full refits of a service's baseline scale, per-signal
+            references and thresholds.
         location_steps: the baseline's location (median) follows the last this many steps,
             anomalous ones included, so a lasting level shift (memory after a restart, a new
             traffic level) becomes the new normal instead of an incident that never closes;
@@ -73,11 +75,12 @@ class DetectConfig:
     min_history: int = 60
     history_steps: int = 1440
     refit_every: int = 10
+    recalibrate_every: int = 120
     location_steps: int = 60
     open_steps: int = 2
     open_window: int = 3
-    strong_factor: float = 3.0
-    close_quiet_steps: int = 3
+    strong_factor: float = 2.0
+    close_quiet_steps: int = 2
     top_signals: int = 3
     lookback_steps: int = 60
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
@@ -85,7 +88,7 @@ class DetectConfig:
     features: FeatureConfig = field(default_factory=FeatureConfig)
 
     def __post_init__(self) -> None:
-        for name in ("min_history", "history_steps", "refit_every", "location_steps", "open_steps", "open_window",
+        for name in ("min_history", "history_steps", "refit_every", "recalibrate_every", "location_steps", "open_steps", "open_window",
                      "close_quiet_steps", "top_signals"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"DetectConfig.{name} must be >= 1")
@@ -126,6 +129,7 @@ class _ServiceState:
         self.lstm_threshold: Threshold | None = None
         self.nsigma_threshold: Threshold | None = None
         self.since_fit = 0
+        self.since_calibration = 0
         self.last: ServiceScore | None = None
         self.digest = ""
 
@@ -136,6 +140,7 @@ class _ServiceState:
     def add_seen(self, signals: list[str], row: np.ndarray) -> None:
         self.recent.append({s: float(v) for s, v in zip(signals, row) if np.isfinite(v)})
         self.since_fit += 1
+        self.since_calibration += 1
 
     def history_matrix(self, rows=None) -> tuple[list[str], np.ndarray]:
         rows = self.rows if rows is None else rows
@@ -364,22 +369,28 @@ class StreamingDetector:
         return self.model is not None and len(st.rows) >= self.config.min_history
 
     def _refit(self, st: _ServiceState) -> None:
+        """Full refit: scale and location from history, then references and thresholds."""
         if len(st.rows) < self.features.min_history:
             return
         signals, m = st.history_matrix()
-        base = RobustBaseline.fit(signals, m, self.features)
-        if len(st.recent) >= self.features.min_history:
-            rsig, rm = st.history_matrix(st.recent)
-            counts = np.isfinite(rm).sum(axis=0)
-            with np.errstate(all="ignore"):
-                med = np.nanmedian(rm, axis=0)
-            where = {s: i for i, s in enumerate(base.signals)}
-            for j, sig in enumerate(rsig):
-                if sig in where and counts[j] >= self.features.min_history:
-                    base.median[where[sig]] = med[j]
-        st.baseline = base
-        st.since_fit = 0
+        st.baseline = RobustBaseline.fit(signals, m, self.features)
+        self._relocate(st)
+        st.since_calibration = 0
         self._recalibrate(st)
+
+    def _relocate(self, st: _ServiceState) -> None:
+        """Move the baseline's medians to the recent steps' (level shifts become normal)."""
+        st.since_fit = 0
+        if st.baseline is None or len(st.recent) < self.features.min_history:
+            return
+        rsig, rm = st.history_matrix(st.recent)
+        counts = np.isfinite(rm).sum(axis=0)
+        with np.errstate(all="ignore"):
+            med = np.nanmedian(rm, axis=0)
+        where = {s: i for i, s in enumerate(st.baseline.signals)}
+        for j, sig in enumerate(rsig):
+            if sig in where and counts[j] >= self.features.min_history:
+                st.baseline.median[where[sig]] = med[j]
 
     def _recalibrate(self, st: _ServiceState) -> None:
         cal = self.config.calibration
@@ -432,8 +443,10 @@ class StreamingDetector:
                 continue  # no data for this service in this step: nothing to say
             rows[service] = frame
             st.add_seen(frame.signals, last)
-            if st.baseline is None or st.since_fit >= self.config.refit_every:
+            if st.baseline is None or st.since_calibration >= self.config.recalibrate_every:
                 self._refit(st)
+            elif st.since_fit >= self.config.refit_every:
+                self._relocate(st)
             if st.baseline is None or not st.baseline.usable(self.features):
                 st.add_normal(t, frame.signals, last)  # warming up: not scored yet
                 continue
