@@ -10,7 +10,8 @@ Incident rules (hysteresis, so a flapping signal does not open an incident every
 - a service *fires* at a step when at least `open_steps` of its last `open_window` steps were
   anomalous (score > 1), or when the step's score exceeds `strong_factor` (a clear break
   need not wait a second step);
-- the first service to fire opens an incident; any service firing while it is open joins it;
+- the first service to fire opens an incident; a service firing soon after (`join_steps`) joins
+  it, one firing later opens its own; a service already in an open incident extends it;
 - an incident closes ("resolved", `end` set) after `close_quiet_steps` steps in which none of
   its services was anomalous.
 """
@@ -65,6 +66,8 @@ class DetectConfig:
         open_window: see `open_steps`.
         strong_factor: a single step with score above this fires at once.
         close_quiet_steps: quiet steps after which an incident resolves.
+        join_steps: a service that fires while an incident is open joins it only if the incident
+            began at most this many steps before; later it opens an incident of its own.
         top_signals: driving signals reported per service.
         lookback_steps: on the first call, how many closed steps back to start scoring.
         calibration: threshold settings (risk level).
@@ -81,6 +84,7 @@ class DetectConfig:
     open_window: int = 3
     strong_factor: float = 2.0
     close_quiet_steps: int = 2
+    join_steps: int = 5
     top_signals: int = 3
     lookback_steps: int = 60
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
@@ -89,7 +93,7 @@ class DetectConfig:
 
     def __post_init__(self) -> None:
         for name in ("min_history", "history_steps", "refit_every", "recalibrate_every", "location_steps", "open_steps", "open_window",
-                     "close_quiet_steps", "top_signals"):
+                     "close_quiet_steps", "join_steps", "top_signals"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"DetectConfig.{name} must be >= 1")
         if self.lookback_steps < 0:
@@ -175,8 +179,8 @@ class StreamingDetector:
         self.on_latent = on_latent
         self._states: dict[str, _ServiceState] = {}
         self._incidents: dict[str, Incident] = {}
-        self._open: Incident | None = None
-        self._quiet = 0
+        self._open: list[Incident] = []  # oldest first
+        self._quiet: dict[str, int] = {}  # incident id -> quiet steps in a row
         self._digests: dict[str, str] = {}
         self._cursor: float | None = None  # start of the last scored step
         self._pending_errors: dict[str, dict[str, float]] = {}  # this step's errors, kept if normal
@@ -305,7 +309,7 @@ class StreamingDetector:
         state = {
             "format": 1,
             "cursor": self._cursor,
-            "open": self._open.id if self._open else None,
+            "open": [i.id for i in self._open],
             "quiet": self._quiet,
             "digests": self._digests,
             "incidents": [i.to_dict() for i in self._incidents.values()],
@@ -329,8 +333,8 @@ class StreamingDetector:
         try:
             state = json.loads(path.read_text())
             self._incidents = {d["id"]: Incident.from_dict(d) for d in state["incidents"]}
-            self._open = self._incidents.get(state["open"]) if state.get("open") else None
-            self._quiet = int(state.get("quiet", 0))
+            self._open = [self._incidents[i] for i in state.get("open", []) if i in self._incidents]
+            self._quiet = {k: int(v) for k, v in state.get("quiet", {}).items()}
             self._digests = dict(state.get("digests", {}))
             self._cursor = state.get("cursor")
             self._states = {}
@@ -513,26 +517,35 @@ class StreamingDetector:
             if sum(a for _, a in st.flags) >= self.config.open_steps or score.score >= self.config.strong_factor:
                 fired[service] = score
                 self._digests[service] = _window_digest(rows[service])
-        opened = None
-        if self._open is None and fired:
-            opened = self._open = self._new_incident(t, fired)
-            self._quiet = 0
-            return opened
-        inc = self._open
-        if inc is None:
-            return None
+        # Firing services extend the open incident they belong to; others join the newest open
+        # incident if it began within `join_steps`, else they open a new one (a second problem
+        # ten minutes later is a new incident, not a footnote to the first).
+        fresh: dict[str, ServiceScore] = {}
         for service, score in fired.items():
-            self._join(inc, service, score, t)
-        active = [s for s in inc.services if s in scores and scores[s].anomalous]
-        for service in active:
-            if service not in fired:
-                self._join(inc, service, scores[service], t)
-        self._quiet = 0 if active else self._quiet + 1
-        if self._quiet >= self.config.close_quiet_steps:
-            inc.status = "resolved"
-            inc.end = max(a.last_seen for a in inc.services.values()) + self.step_seconds
-            self._open = None
-        return opened
+            home = next((i for i in self._open if service in i.services), None)
+            if home is None and self._open and self._open[-1].start >= t - self.config.join_steps * self.step_seconds:
+                home = self._open[-1]
+            if home is None:
+                fresh[service] = score
+            else:
+                self._join(home, service, score, t)
+        for inc in list(self._open):
+            active = [s for s in inc.services if s in scores and scores[s].anomalous]
+            for service in active:
+                if service not in fired:
+                    self._join(inc, service, scores[service], t)
+            self._quiet[inc.id] = 0 if active else self._quiet.get(inc.id, 0) + 1
+            if self._quiet[inc.id] >= self.config.close_quiet_steps:
+                inc.status = "resolved"
+                inc.end = max(a.last_seen for a in inc.services.values()) + self.step_seconds
+                self._open.remove(inc)
+                self._quiet.pop(inc.id, None)
+        if not fresh:
+            return None
+        inc = self._new_incident(t, fresh)
+        self._open.append(inc)
+        self._quiet[inc.id] = 0
+        return inc
 
     def _first_anomalous(self, service: str, t: float) -> float:
         flags = self._states[service].flags
