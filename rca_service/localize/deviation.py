@@ -18,6 +18,20 @@ FAMILIES = ("latency", "errors", "traffic", "resource", "network", "logs", "chan
 
 _MAD_TO_STD = 1.4826
 _Z_CLIP = 1e4
+# Attribute keys naming the callee of a client-side series (OpenTelemetry semantic conventions).
+PEER_KEYS = ("peer.service", "service.peer.name", "peer")
+
+
+def signal_peer(signal: str) -> str | None:
+    """The callee a signal measures from the caller's side, from a `{peer.service=X}` label."""
+    start = signal.find("{")
+    if start < 0 or not signal.endswith("}"):
+        return None
+    for part in signal[start + 1:-1].split(","):
+        key, _, value = part.partition("=")
+        if key.strip() in PEER_KEYS and value.strip():
+            return value.strip()
+    return None
 
 
 @dataclass
@@ -99,10 +113,11 @@ def signal_deviations(before: WindowFrame, after: WindowFrame, onset_z: float, m
 
 
 def family_peaks(devs: list[SignalDeviation]) -> dict[str, tuple[float, float, int]]:
-    """Per family: (max peak, mean peak, number of signals)."""
+    """Per family: (max peak, mean peak, number of signals), over the service's own signals
+    (series measured against a named peer describe that call, not the service)."""
     out: dict[str, tuple[float, float, int]] = {}
     for fam in FAMILIES:
-        peaks = [d.peak for d in devs if d.family == fam]
+        peaks = [d.peak for d in devs if d.family == fam and signal_peer(d.signal) is None]
         if peaks:
             out[fam] = (max(peaks), float(np.mean(peaks)), len(peaks))
     return out

@@ -21,7 +21,7 @@ import numpy as np
 from rca_service.detect.incident import Incident
 from rca_service.errors import ConfigError, InputError
 from rca_service.localize.configs import config_from_dict
-from rca_service.localize.deviation import FAMILIES, SignalDeviation, family_peaks, signal_deviations
+from rca_service.localize.deviation import FAMILIES, SignalDeviation, family_peaks, signal_deviations, signal_peer
 from rca_service.store.api import TelemetryStoreAPI
 
 _PER_FAMILY = ("peak", "mean", "rel", "present")
@@ -30,10 +30,11 @@ NODE_FEATURES: tuple[str, ...] = tuple(f"{fam}.{k}" for fam in FAMILIES for k in
     "onset.has", "onset.delay", "onset.first",
     "latency.excess", "errors.excess", "callers.anomaly", "callees.anomaly",
     "degree.in", "degree.out", "logs.new_templates", "logs.new_error_templates",
-    "change.events", "graph.size",
+    "change.events", "graph.size", "peer.latency", "peer.excess", "peer.present",
 )
 EDGE_FEATURES: tuple[str, ...] = (
-    "calls.before", "calls.ratio", "errors.after", "errors.before", "latency.after", "latency.ratio", "reverse",
+    "calls.before", "calls.ratio", "errors.after", "errors.before", "latency.after", "latency.ratio",
+    "client_latency.deviation", "reverse",
 )
 
 
@@ -181,7 +182,8 @@ class IncidentGraphBuilder:
         details = [self._node_detail(s, store, (b0, b1), (a0, a1)) for s in services]
         edges = [(u, v) for u, v in topo.edges if u in index and v in index and u != v]
         x = self._node_features(details, edges, index)
-        edge_index, edge_attr = self._edge_features(edges, index, topo_before, topo_after, (b1 - b0) / step, (a1 - a0) / step)
+        client = {(services[u], services[v]): peak for (u, v), peak in self._peer_peaks(details, index).items()}
+        edge_index, edge_attr = self._edge_features(edges, index, topo_before, topo_after, (b1 - b0) / step, (a1 - a0) / step, client)
         return IncidentGraph(services, x, edge_index, edge_attr, details, (b0, b1), (a0, a1), step)
 
     def _node_detail(self, service: str, store: TelemetryStoreAPI, base: tuple[float, float], ana: tuple[float, float]) -> NodeDetail:
@@ -226,6 +228,12 @@ class IncidentGraphBuilder:
             callers[index[v]].append(index[u])
         lat = fam_peak[:, FAMILIES.index("latency")]
         err = fam_peak[:, FAMILIES.index("errors")]
+        # what callers measure of each node from their side (client latency labelled with the peer)
+        peer_lat = np.zeros(n)
+        peer_seen = np.zeros(n)
+        for (_, v), peak in self._peer_peaks(details, index).items():
+            peer_lat[v] = max(peer_lat[v], _lp(peak))
+            peer_seen[v] = 1.0
 
         rows = []
         for i, det in enumerate(details):
@@ -246,14 +254,28 @@ class IncidentGraphBuilder:
                 _lp(sum(1 for t in det.new_templates if t.error_count > 0)),
                 _lp(len(det.changes)),
                 math.log1p(n) / 5.0,
+                peer_lat[i], peer_lat[i] - lat[i] if peer_seen[i] else 0.0, peer_seen[i],
             ]
             rows.append(row)
         x = np.asarray(rows, dtype=np.float32).reshape(n, len(NODE_FEATURES))
         return np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
 
     @staticmethod
+    def _peer_peaks(details: list[NodeDetail], index: dict[str, int]) -> dict[tuple[int, int], float]:
+        """(caller, callee) → largest deviation of the caller's latency series labelled with that callee."""
+        out: dict[tuple[int, int], float] = {}
+        for u, det in enumerate(details):
+            for d in det.deviations:
+                peer = signal_peer(d.signal)
+                if peer in index and d.family == "latency" and index[peer] != u:
+                    key = (u, index[peer])
+                    out[key] = max(out.get(key, 0.0), d.peak)
+        return out
+
+    @staticmethod
     def _edge_features(edges: list[tuple[str, str]], index: dict[str, int], before: nx.DiGraph, after: nx.DiGraph,
-                       steps_before: float, steps_after: float) -> tuple[np.ndarray, np.ndarray]:
+                       steps_before: float, steps_after: float,
+                       client: dict[tuple[str, str], float] | None = None) -> tuple[np.ndarray, np.ndarray]:
         if not edges:
             return np.zeros((2, 0), dtype=np.int64), np.zeros((0, len(EDGE_FEATURES)), dtype=np.float32)
         src, dst, attrs = [], [], []
@@ -271,6 +293,7 @@ class IncidentGraphBuilder:
                 b.get("errors", 0.0) / cb if cb else 0.0,
                 _lp(lat_a * 1000.0),
                 math.log((lat_a + 1e-4) / (lat_b + 1e-4)) if (ca and cb) else 0.0,
+                _lp((client or {}).get((u, v), 0.0)),
             ]
             for s, d, rev in ((u, v, 0.0), (v, u, 1.0)):
                 src.append(index[s])

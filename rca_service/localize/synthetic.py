@@ -250,6 +250,7 @@ class SyntheticIncidents:
         mem_name = str(rng.choice(_MEM_NAMES))
         net_names = _NET_NAMES[int(rng.integers(len(_NET_NAMES)))]
         lat_metric = str(rng.choice(_LAT_METRIC_NAMES)) if (not has_spans and rng.random() < cfg.p_metric_latency) else None
+        edge_metrics = has_spans and rng.random() < 0.5
         frames: dict[str, tuple[list[str], np.ndarray]] = {}
         for i in range(n):
             cols: dict[str, np.ndarray] = {}
@@ -268,6 +269,12 @@ class SyntheticIncidents:
                 cols["span.latency_p99"] = lat[i] * rng.uniform(2.5, 5) * (1 + 2 * jitter(i)).clip(0.5)
                 if children[i]:
                     cols["span.client_error_rate"] = np.clip(np.mean([err[c] for c in children[i]], axis=0), 0, 1)
+                if edge_metrics:
+                    # client-side latency per callee, as a metric labelled with the peer; a single
+                    # series carries no label (the store folds attributes only to tell series apart)
+                    for c in children[i]:
+                        label = f"{{peer.service={names[c]}}}" if len(children[i]) > 1 else ""
+                        cols[f"metric.edge_client_latency_p50{label}"] = edge_lat[(i, c)] * (1 + jitter(i)).clip(0.5)
             elif lat_metric and rng.random() < 0.5:
                 cols[lat_metric] = lat[i] * (1 + jitter(i)).clip(0.5)
             if has_logs:

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 
 import pytest
 
 from rca_service.cli import main
+from rca_service.localize.evaluate import format_report
 from rca_service.localize.metrics import accuracy_at, services_from_columns, summarize
 
 
-def test_eval_json_on_sockshop_cases(sockshop_dir, tiny_models_dir, capsys) -> None:
-    code = main(["eval", "--format", "rcaeval", "--path", str(sockshop_dir), "--json", "--limit", "2",
-                 "--baselines", "--models-dir", str(tiny_models_dir)])
+@pytest.fixture(scope="module")
+def sockshop_report(sockshop_dir, tiny_models_dir) -> tuple[int, str]:
+    """One `eval --json --baselines` run on two Sock Shop cases: (exit code, stdout)."""
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main(["eval", "--format", "rcaeval", "--path", str(sockshop_dir), "--json", "--limit", "2",
+                     "--baselines", "--models-dir", str(tiny_models_dir)])
+    return code, buf.getvalue()
+
+
+def test_eval_json_on_sockshop_cases(sockshop_report) -> None:
+    code, out = sockshop_report
     assert code == 0
-    rep = json.loads(capsys.readouterr().out)  # exactly one JSON object on stdout
+    rep = json.loads(out)  # exactly one JSON object on stdout
     assert len(rep["cases"]) == 2
     services = {"carts", "carts-db", "front-end", "orders", "user"}
     for case in rep["cases"]:
@@ -29,13 +41,16 @@ def test_eval_json_on_sockshop_cases(sockshop_dir, tiny_models_dir, capsys) -> N
     assert rep["AC@1"] <= rep["AC@3"] <= rep["AC@5"]
     assert set(rep["per_fault"]) <= {"cpu", "mem"}
     assert rep["baselines"]["baro"]["AC@5"] > 0  # BARO finds these cpu faults: the frame it got is sane
+    assert len(rep["model"]["sha256"]) == 4
 
 
-def test_eval_text_report_and_bad_folder(sockshop_dir, tiny_models_dir, tmp_path, capsys) -> None:
-    assert main(["eval", "--format", "rcaeval", "--path", str(sockshop_dir), "--limit", "1",
-                 "--models-dir", str(tiny_models_dir)]) == 0
-    out = capsys.readouterr().out
-    assert "AC@1" in out and "Avg@5" in out
+def test_text_report_has_cases_and_tables(sockshop_report) -> None:
+    text = format_report(json.loads(sockshop_report[1]))
+    assert "carts_cpu/1" in text
+    assert "AC@1" in text and "Avg@5" in text and "baro" in text
+
+
+def test_eval_of_a_folder_without_cases_fails(tiny_models_dir, tmp_path) -> None:
     assert main(["eval", "--format", "rcaeval", "--path", str(tmp_path), "--models-dir", str(tiny_models_dir)]) != 0
 
 

@@ -109,3 +109,26 @@ def test_graph_config_validation() -> None:
         GraphConfig(history_seconds=0)
     with pytest.raises(ConfigError):
         GraphConfig.from_dict({"history_minutes": 5})
+
+
+def test_peer_labelled_client_latency_points_at_the_callee() -> None:
+    from rca_service.localize.deviation import signal_peer
+
+    assert signal_peer("metric.edge_client_latency_p50{peer.service=cart}") == "cart"
+    assert signal_peer("metric.rpc_latency{method=get,service.peer.name=db-1}") == "db-1"
+    assert signal_peer("metric.edge_server_latency_p50{client=web}") is None
+    assert signal_peer("span.latency_p90") is None
+
+    rng = np.random.default_rng(1)
+    store = chain_store("none")  # no fault of its own: only a's view of the call to c moves
+    names, values = store.frames["a"]
+    series = 0.01 + 0.0005 * rng.standard_normal(T)
+    series[ONSET:] += 0.3
+    store.frames["a"] = (names + ["metric.edge_client_latency_p50{peer.service=c}"], np.column_stack([values, series]))
+    g = IncidentGraphBuilder().build(incident_at(store), store)
+    col = {name: i for i, name in enumerate(NODE_FEATURES)}
+    a, c = g.services.index("a"), g.services.index("c")
+    assert g.x[c, col["peer.present"]] == 1.0 and g.x[a, col["peer.present"]] == 0.0
+    assert g.x[c, col["peer.excess"]] > 2.0
+    # the peer series describes the call, not a's own latency
+    assert g.x[a, col["latency.peak"]] < g.x[c, col["peer.latency"]]
