@@ -147,8 +147,19 @@ class RobustBaseline:
         return cls(list(signals), median, scale, count.astype(np.int64))
 
     def usable(self, config: FeatureConfig) -> set[str]:
-        """Signals with enough history to be normalised."""
-        return {s for s, c in zip(self.signals, self.count) if c >= config.min_history}
+        """Signals with enough history to be normalised (cached: scored every step)."""
+        key = ("usable", config.min_history)
+        cache = self.__dict__.setdefault("_cache", {})
+        if key not in cache:
+            cache[key] = {s for s, c in zip(self.signals, self.count) if c >= config.min_history}
+        return cache[key]
+
+    def index(self) -> dict[str, int]:
+        """Signal name -> column (cached)."""
+        cache = self.__dict__.setdefault("_cache", {})
+        if "index" not in cache:
+            cache["index"] = {s: i for i, s in enumerate(self.signals)}
+        return cache["index"]
 
     def zscores(self, signals: list[str], values: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
         """Robust z-scores of a (T, S) matrix whose columns are `signals`.
@@ -156,7 +167,7 @@ class RobustBaseline:
         Returns:
             (z, mask): both (T, S); z is 0 where mask is False (missing value or no baseline).
         """
-        index = {s: i for i, s in enumerate(self.signals)}
+        index = self.index()
         t = values.shape[0]
         med = np.zeros(len(signals))
         scl = np.ones(len(signals))

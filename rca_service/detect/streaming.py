@@ -482,8 +482,9 @@ class StreamingDetector:
         raw = float(np.nanmax(rel)) if np.isfinite(rel).any() else 0.0
         thr = st.lstm_threshold or self.model.global_threshold
         base = st.baseline
-        index = {s: i for i, s in enumerate(base.signals)}
-        cols = [frame.signals.index(s) for s in enc.signals]
+        index = base.index()
+        col_of = {s: j for j, s in enumerate(frame.signals)}
+        cols = [col_of[s] for s in enc.signals]
         values = frame.values[-1, cols] if cols else np.zeros(0)
         # Expected value: the reconstruction mapped back through the service's normalisation.
         med = np.array([base.median[index[s]] for s in enc.signals])
