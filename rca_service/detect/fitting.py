@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rca_service.detect.calibration import CalibrationConfig, pot_threshold
+from rca_service.detect.calibration import CalibrationConfig, Threshold, pot_threshold
 from rca_service.detect.detector_model import DetectorModel, bounded_error
 from rca_service.detect.features import (
     FAMILIES,
@@ -88,7 +88,8 @@ def fit_detector(frames: list[WindowFrame], model_config: LSTMAutoencoderConfig 
         if e.size >= 50:
             ref[f] = max(float(np.quantile(e, 0.95)), 1e-3)
 
-    det = DetectorModel(model, features, calibration, ref, pot_threshold(np.ones(1), 0.4, 0.5))
+    # The global threshold is set below from held-out scores; 1.0 only until then.
+    det = DetectorModel(model, features, calibration, ref, Threshold(1.0, "unset", 0))
     raws, sq = [], []
     for _, held in fitted:
         if not len(held.times):
