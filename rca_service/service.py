@@ -109,11 +109,17 @@ class RcaService:
 
         s = self.settings
         model = load_detector(s.models_dir, s.detector_version)
-        self.detector = StreamingDetector(self.store, DetectConfig(), model)
+        self.detector = StreamingDetector(self.store, DetectConfig(), model, on_latent=self._store_latent)
         detect_dir = self.data_dir / "detect"
         if detect_dir.exists():
             self.detector.load(detect_dir)
         self.localizer = load_localizer(s.models_dir, s.localizer_version)
+
+    def _store_latent(self, service: str, t: float, vector) -> None:
+        """The encoder's latent vector of a service window, so similar past states can be found."""
+        if self.vectors is not None:
+            self.vectors.upsert_vector("metric_windows", f"{service}:{int(t)}", vector,
+                                       {"service": service, "time": t, "kind": "metric_window"})
 
     def _start_respond(self) -> None:
         from rca_service.audit.chain import AuditLog
@@ -144,6 +150,8 @@ class RcaService:
             self.ingest.stop(drain=True)
         self.accepting = False
         self.save()
+        if self.notifier:
+            self.notifier.close()
         if self.vectors:
             self.vectors.close()
         self.ready = False
@@ -249,10 +257,10 @@ class RcaService:
 
     def get_incident(self, incident_id: str):
         """One Incident; raises errors.NotFoundError."""
-        inc = self.detector.get(incident_id)
-        if inc is None:
-            raise NotFoundError(f"no incident {incident_id!r}")
-        return inc
+        try:
+            return self.detector.get(incident_id)
+        except (KeyError, NotFoundError):
+            raise NotFoundError(f"no incident {incident_id!r}") from None
 
     def rca(self, incident_id: str, refresh: bool = False):
         """The incident's RCAResult, computed once (and audited) unless refresh."""
@@ -270,10 +278,14 @@ class RcaService:
                              "confidence": round(r.confidence, 6)} for r in result.root_causes[:5]],
                 "inconclusive": result.inconclusive,
                 "model": result.model, "inputs_fingerprint": result.inputs_fingerprint,
-                "detector_sha256": getattr(self.detector, "model_hashes", lambda: {})(),
+                "detector": self._detector_info(),
             }, incident_id=incident_id)
             self._rca_cache[incident_id] = result
             return result
+
+    def _detector_info(self) -> dict:
+        model = getattr(self.detector, "model", None)
+        return model.info() if model is not None and hasattr(model, "info") else {}
 
     def topology(self, start: float | None = None, end: float | None = None):
         return self.store.topology(start, end)
@@ -292,7 +304,8 @@ class RcaService:
     def service_status(self, service: str) -> dict:
         if service not in self.store.services():
             raise NotFoundError(f"no service {service!r}")
-        scores = self.detector.latest_scores().get(service, {})
+        score = self.detector.latest_scores().get(service)
+        scores = score.to_dict() if score is not None else {}
         open_ids = [i.id for i in self.list_incidents(service=service, status="open")]
         latest = self.store.latest_closed_step()
         signals = {}

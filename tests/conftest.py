@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import tarfile
 from pathlib import Path
 
 import pytest
+from netutil import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

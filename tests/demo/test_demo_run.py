@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import free_port
+from netutil import free_port
 from rca_service.demo import DemoConfig, demo_settings
 from rca_service.errors import ConfigError
 

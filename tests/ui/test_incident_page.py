@@ -28,7 +28,7 @@ OPERATOR, VIEWER = "op-token-123", "view-token-456"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[tuple[str, ServiceDouble]]:
-    from conftest import free_port
+    from netutil import free_port
 
     port = free_port()
     settings = Settings(data_dir=tmp_path_factory.mktemp("ui-data"), http_port=port,
