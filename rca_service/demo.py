@@ -55,7 +55,7 @@ class DemoConfig:
         verify_timeout_s: how long to wait for the verification verdict after apply.
     """
 
-    fault: str = "errors"
+    fault: str = "deploy"
     service: str | None = None
     seed: int = 7
     n_services: int = 10
