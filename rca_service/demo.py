@@ -13,8 +13,9 @@ What it does, in order (each step printed as it happens):
    (the simulator executor really removes the fault), and waits for the SLO check;
 5. verifies the audit chain and prints the incident page's URL.
 
-The state stays in --data-dir, so `rca-service serve --data-dir DIR` shows the demo's incident,
-its root causes, remediation and audit chain afterwards.
+The state stays in --data-dir, so `RCA_STEP_SECONDS=5 rca-service serve --data-dir DIR` shows the
+demo's incident, its root causes, remediation and audit chain afterwards (the server must use the
+demo's window step; the demo prints the exact command).
 
 Exit codes: 0 when the injected service was ranked first and the remediation was verified;
 1 when the loop ran but an outcome was wrong (the message says which); 2 when it could not run.
@@ -490,5 +491,7 @@ def _finish(service, outcome: DemoOutcome, progress: Progress) -> DemoOutcome:
         progress.step("Incident page")
         progress.info(outcome.url)
         data_dir = Path(service.settings.data_dir)
-        progress.info(f"later: rca-service serve --data-dir {data_dir} and open the URL above")
+        # The windows were kept at the demo's step; a server on the same state must use it too.
+        progress.info(f"later: RCA_STEP_SECONDS={service.settings.step_seconds} rca-service serve "
+                      f"--data-dir {data_dir} --http-port {service.settings.http_port} and open the URL above")
     return outcome

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -64,8 +65,10 @@ def test_demo_yes_runs_the_loop_and_serve_shows_its_state(tmp_path: Path) -> Non
 
     # A later server on the same folder shows the demo's incident, RCA, remediation and audit chain.
     port = free_port()
+    assert "RCA_STEP_SECONDS=5 rca-service serve" in out
     server = subprocess.Popen(_cli("serve", "--data-dir", str(data), "--http-port", str(port), "--grpc-port", str(free_port())),
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, cwd=REPO,
+                              env={**os.environ, "RCA_STEP_SECONDS": "5"})
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.time() + 90
