@@ -241,6 +241,7 @@ def test_replay_of_a_sock_shop_case_into_a_running_server(tmp_path, sockshop_dir
         assert server.stop() in CLEAN_EXIT, server.output()
 
 
+@pytest.mark.slow  # the evaluator scores each case step by step with the LSTM: about 40 s CPU per case
 def test_eval_prints_one_json_report(tmp_path, sockshop_dir):
     cases = sorted(p for p in sockshop_dir.iterdir() if p.is_dir())[:2]
     for c in cases:
