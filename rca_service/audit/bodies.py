@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from pathlib import Path
 
 import numpy as np
 
@@ -16,15 +15,6 @@ from rca_service.audit.canonical import canonical_bytes
 from rca_service.detect.incident import Incident
 from rca_service.localize.result import RCAResult
 from rca_service.store.frames import WindowFrame
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """sha256 hex of a file's bytes (model weights, config.json...)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def fingerprint_frames(frames: Iterable[WindowFrame]) -> str:

@@ -14,7 +14,6 @@ loop) never waits on the network.
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import queue
 import threading
@@ -26,26 +25,12 @@ import httpx
 from rca_service.api.serialize import field
 from rca_service.chatops import blocks
 from rca_service.chatops.config import NotifierConfig
+from rca_service.util import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
 _STOP = object()
 
-
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def incident_payload(incident: Any, rca: Any | None, base_url: str) -> dict:

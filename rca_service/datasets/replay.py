@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import email.utils
 import gzip
 import logging
 import time
@@ -28,6 +27,7 @@ from rca_service.datasets.loader import load_cases
 from rca_service.datasets.otlp_encode import encode_logs, encode_metrics, encode_spans
 from rca_service.errors import ConfigError, DatasetError
 from rca_service.records import RecordBatch
+from rca_service.util import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -74,21 +74,6 @@ class ReplayConfig:
     def from_dict(cls, data: dict[str, Any] | None) -> ReplayConfig:
         return config_from_dict(cls, data)
 
-
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 @dataclass

@@ -14,7 +14,6 @@ files against the sha256 written in the card and refuses a mismatch.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -25,18 +24,16 @@ import torch
 
 from rca_service.detect.calibration import CalibrationConfig, Threshold
 from rca_service.detect.features import FAMILIES, FeatureConfig, channel_inputs
-from rca_service.detect.lstm_ae import LSTMAutoencoder, LSTMAutoencoderConfig, reconstruct
+from rca_service.detect.lstm_ae import (
+    LSTMAutoencoder,
+    LSTMAutoencoderConfig,
+    reconstruct,
+)
 from rca_service.errors import ModelError
+from rca_service.util import sha256_file
 
 _SHA_LINE = re.compile(r"^\s*[-*]?\s*`?(config\.json|weights\.pt)`?\s*:\s*`?([0-9a-f]{64})`?\s*$", re.MULTILINE)
 
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass

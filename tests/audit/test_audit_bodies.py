@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rca_service.audit.bodies import fingerprint_frames, incident_opened_body, rca_ranked_body, sha256_file
+from rca_service.audit.bodies import fingerprint_frames, incident_opened_body, rca_ranked_body
+from rca_service.util import sha256_file
 from rca_service.audit.chain import AuditLog
 from rca_service.detect.incident import Incident, ServiceAnomaly
 from rca_service.localize.result import RCAResult, RootCause
