@@ -70,6 +70,9 @@ class DetectConfig:
             began at most this many steps before; later it opens an incident of its own.
         top_signals: driving signals reported per service.
         lookback_steps: on the first call, how many closed steps back to start scoring.
+        max_catchup_steps: when more steps than this lie between the last scored step and the
+            newest closed one (data time jumped, e.g. a replay of old data then live traffic),
+            scoring restarts `lookback_steps` back instead of walking the whole gap.
         calibration: threshold settings (risk level).
         nsigma: cold-start detector settings.
         features: normalisation settings when no model is given (a model brings its own).
@@ -87,6 +90,7 @@ class DetectConfig:
     join_steps: int = 5
     top_signals: int = 3
     lookback_steps: int = 60
+    max_catchup_steps: int = 1440
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     nsigma: NSigmaConfig = field(default_factory=NSigmaConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
@@ -96,6 +100,8 @@ class DetectConfig:
                      "close_quiet_steps", "join_steps", "top_signals"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"DetectConfig.{name} must be >= 1")
+        if self.max_catchup_steps < 1:
+            raise ConfigError("DetectConfig.max_catchup_steps must be >= 1")
         if self.lookback_steps < 0:
             raise ConfigError("DetectConfig.lookback_steps must be >= 0")
         if self.open_steps > self.open_window:
@@ -234,7 +240,10 @@ class StreamingDetector:
         latest = self._floor(latest)
         if now is not None:
             latest = min(latest, self._floor(now) - self.step_seconds)
-        if self._cursor is None:
+        gap_steps = None if self._cursor is None else (latest - self._cursor) / self.step_seconds
+        if gap_steps is None or gap_steps > self.config.max_catchup_steps:
+            # First call, or a jump in data time (old data replayed, then live traffic): score
+            # only the recent steps instead of walking every empty step across the gap.
             self._cursor = latest - (self.config.lookback_steps + 1) * self.step_seconds
         opened: list[Incident] = []
         t = self._cursor + self.step_seconds

@@ -136,3 +136,19 @@ def test_config_rejects_unknown_keys():
         DetectConfig.from_dict({"open_steps": 2, "bogus": 1})
     cfg = DetectConfig.from_dict({"calibration": {"risk": 0.01}})
     assert cfg.calibration.risk == 0.01
+
+
+def test_a_jump_in_data_time_does_not_walk_the_gap(tiny_detector):
+    """Old data replayed, then live traffic months later: only recent steps are scored."""
+    frames = normal_frames(2, 90, seed=18)
+    store = FrameStore(frames)
+    det = StreamingDetector(store, DetectConfig(lookback_steps=5, min_history=30), tiny_detector)
+    t0 = int(frames[0].times[0])
+    store.close_until(t0 + 90 * 60)
+    det.step()
+    scored = []
+    score_step = det._score_step
+    det._score_step = lambda t: scored.append(t) or score_step(t)
+    store.close_until(t0 + 10**7)  # data time jumps by about four months
+    det.step()
+    assert 0 < len(scored) <= 6
