@@ -6,7 +6,9 @@ the interface of the next one; this module is the one place that knows them all.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
 import time
 from dataclasses import asdict
@@ -85,10 +87,11 @@ class RcaService:
         from rca_service.store.vectors import VectorConfig, VectorStore
 
         s = self.settings
+        store_dir = self.data_dir / "store"
+        self._adopt_saved_step(store_dir)
         self.vectors = VectorStore(VectorConfig(url=s.qdrant_url, api_key=s.qdrant_api_key,
                                                 path=self.data_dir / "qdrant", enabled=s.embeddings))
         store_config = StoreConfig(step=s.step_seconds, retention_seconds=s.retention_hours * 3600)
-        store_dir = self.data_dir / "store"
         if store_dir.exists():
             self.store = TelemetryStore.load(store_dir, store_config, self.vectors)
         else:
@@ -101,6 +104,19 @@ class RcaService:
 
             self.grpc = OtlpGrpcServer(self.ingest, s.host, s.grpc_port, s.max_body_bytes, token=s.ingest_token)
             self.grpc.start()
+
+    def _adopt_saved_step(self, store_dir: Path) -> None:
+        """A data dir's windows have one step length; keep it rather than refuse to start."""
+        from rca_service.store.persistence import read_json_gz
+
+        meta_path = store_dir / "store.json.gz"
+        if not meta_path.exists():
+            return
+        saved = int(read_json_gz(meta_path).get("config", {}).get("step", self.settings.step_seconds))
+        if saved != self.settings.step_seconds:
+            log.warning("data dir %s holds %d s windows; using step %d s instead of %d s",
+                        self.data_dir, saved, saved, self.settings.step_seconds)
+            self.settings.step_seconds = saved
 
     def _start_models(self) -> None:
         from rca_service.detect.streaming import DetectConfig, StreamingDetector
@@ -268,6 +284,13 @@ class RcaService:
         with self._lock:
             if not refresh and incident_id in self._rca_cache:
                 return self._rca_cache[incident_id]
+            saved = self._rca_path(incident_id)
+            if not refresh and saved.exists():  # ranked before a restart: same answer, no new record
+                from rca_service.localize.result import RCAResult
+
+                result = RCAResult.from_dict(json.loads(saved.read_text()))
+                self._rca_cache[incident_id] = result
+                return result
             t0 = time.perf_counter()
             result = self.localizer.rank(incident, self.store)
             self._timings["ranker_seconds"] = time.perf_counter() - t0
@@ -281,7 +304,15 @@ class RcaService:
                 "detector": self._detector_info(),
             }, incident_id=incident_id)
             self._rca_cache[incident_id] = result
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            tmp = saved.with_suffix(".tmp")
+            tmp.write_text(json.dumps(result.to_dict()))
+            os.replace(tmp, saved)
             return result
+
+    def _rca_path(self, incident_id: str) -> Path:
+        safe = "".join(c for c in incident_id if c.isalnum() or c in "-_")
+        return self.data_dir / "rca" / f"{safe}.json"
 
     def _detector_info(self) -> dict:
         model = getattr(self.detector, "model", None)
