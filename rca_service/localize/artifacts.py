@@ -8,7 +8,6 @@ description), `weights.pt` (a state_dict, loaded with `weights_only=True`), `cal
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,18 +18,12 @@ from rca_service.errors import ModelError
 from rca_service.localize.calibration import Calibration
 from rca_service.localize.gnn import GNNConfig, RootCauseGNN
 from rca_service.localize.graph import EDGE_FEATURES, NODE_FEATURES, GraphConfig
+from rca_service.util import sha256_file
 
 MODEL_NAME = "localizer"
 ARTIFACT_FILES = ("config.json", "weights.pt", "calibration.json", "card.md")
 MANIFEST = "sha256.json"
 
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass
