@@ -11,9 +11,9 @@ import logging
 import os
 import threading
 import time
-from dataclasses import asdict
 from pathlib import Path
 
+from rca_service.audit.bodies import incident_opened_body, rca_ranked_body
 from rca_service.errors import NotFoundError
 from rca_service.settings import Settings
 
@@ -57,7 +57,6 @@ class RcaService:
         self.remediation = None
         self.notifier = None
         self.query_engine = None
-        self.resource_attrs: dict[str, dict] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self, background_loop: bool = True, wait_ready: bool = True) -> None:
@@ -119,8 +118,8 @@ class RcaService:
             self.settings.step_seconds = saved
 
     def _start_models(self) -> None:
-        from rca_service.detect.streaming import DetectConfig, StreamingDetector
         from rca_service.detect.detector_model import load_detector
+        from rca_service.detect.streaming import DetectConfig, StreamingDetector
         from rca_service.localize.ranker import load_localizer
 
         s = self.settings
@@ -200,10 +199,7 @@ class RcaService:
 
     def _on_incident_opened(self, incident) -> None:
         self._counts["incidents"] += 1
-        self.audit.append("incident_opened", {
-            "incident": incident.id, "start": incident.start,
-            "services": sorted(incident.services), "fingerprint": incident.fingerprint,
-        }, incident_id=incident.id)
+        self.audit.append("incident_opened", incident_opened_body(incident), incident_id=incident.id)
         if self.vectors is not None:
             self.vectors.enqueue_text("incidents", incident.id, self._incident_summary(incident),
                                       {"incident_id": incident.id, "time": incident.start,
@@ -234,11 +230,7 @@ class RcaService:
 
     def resource_attrs_for(self, result) -> dict[str, dict]:
         """Resource attributes (namespace, workload) of the ranked services, from ingest."""
-        attrs_of = getattr(self.store, "resource_attributes", None)
-        out = {}
-        for rc in result.root_causes:
-            out[rc.service] = dict(attrs_of(rc.service)) if attrs_of else {}
-        return out
+        return {rc.service: dict(self.store.resource_attributes(rc.service)) for rc in result.root_causes}
 
     def _run_loop(self) -> None:
         if not self.ready:
@@ -273,10 +265,7 @@ class RcaService:
 
     def get_incident(self, incident_id: str):
         """One Incident; raises errors.NotFoundError."""
-        try:
-            return self.detector.get(incident_id)
-        except (KeyError, NotFoundError):
-            raise NotFoundError(f"no incident {incident_id!r}") from None
+        return self.detector.get(incident_id)
 
     def rca(self, incident_id: str, refresh: bool = False):
         """The incident's RCAResult, computed once (and audited) unless refresh."""
@@ -295,14 +284,9 @@ class RcaService:
             result = self.localizer.rank(incident, self.store)
             self._timings["ranker_seconds"] = time.perf_counter() - t0
             self._counts["rca_runs"] += 1
-            self.audit.append("rca_ranked", {
-                "incident": incident_id,
-                "ranking": [{"service": r.service, "kind": r.kind, "score": round(r.score, 6),
-                             "confidence": round(r.confidence, 6)} for r in result.root_causes[:5]],
-                "inconclusive": result.inconclusive,
-                "model": result.model, "inputs_fingerprint": result.inputs_fingerprint,
-                "detector": self._detector_info(),
-            }, incident_id=incident_id)
+            body = rca_ranked_body(result)
+            body["detector"] = self.detector.model.info() if self.detector.model is not None else {}
+            self.audit.append("rca_ranked", body, incident_id=incident_id)
             self._rca_cache[incident_id] = result
             saved.parent.mkdir(parents=True, exist_ok=True)
             tmp = saved.with_suffix(".tmp")
@@ -313,10 +297,6 @@ class RcaService:
     def _rca_path(self, incident_id: str) -> Path:
         safe = "".join(c for c in incident_id if c.isalnum() or c in "-_")
         return self.data_dir / "rca" / f"{safe}.json"
-
-    def _detector_info(self) -> dict:
-        model = getattr(self.detector, "model", None)
-        return model.info() if model is not None and hasattr(model, "info") else {}
 
     def topology(self, start: float | None = None, end: float | None = None):
         return self.store.topology(start, end)
@@ -385,8 +365,7 @@ class RcaService:
         return self.audit.records(incident_id)
 
     def audit_verify(self) -> dict:
-        result = self.audit.verify()
-        return asdict(result) if hasattr(result, "__dataclass_fields__") else dict(result)
+        return self.audit.verify().to_dict()
 
     def query(self, question: str, now: float | None = None) -> dict:
         return self.query_engine.answer(question, now)
@@ -395,8 +374,8 @@ class RcaService:
         out = {"ready": self.ready, "accepting": self.accepting, **self._timings, **self._counts}
         if self.ingest is not None:
             out["ingest"] = self.ingest.stats()
-        if self.store is not None and hasattr(self.store, "stats"):
+        if self.store is not None:
             out["store"] = self.store.stats()
-        if self.remediation is not None and hasattr(self.remediation, "stats"):
+        if self.remediation is not None:
             out["remediations"] = self.remediation.stats()
         return out

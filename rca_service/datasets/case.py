@@ -18,7 +18,7 @@ class Case:
     """One fault-injection case with its telemetry.
 
     Attributes:
-        name: unique within its folder, e.g. "carts_cpu/1" or "2022-08-22/04-cartservice-network_delay".
+        name: unique within its folder, e.g. "<service>_cpu/1" or "<day>/<hour>-<service>-network_delay".
         system: the folder (benchmark system) the case came from.
         label_service: the service the fault was injected into (the ground truth).
         fault_type: the injected fault, as the dataset names it.

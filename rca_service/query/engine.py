@@ -1,8 +1,8 @@
 """Answers plain-language questions from our own data, through the `RcaService` facade only.
 
     engine = QueryEngine(service)
-    engine.answer("why is checkout slow?", now=time.time())
-    → {"answer": "...", "intent": "root_cause", "service": "checkoutservice",
+    engine.answer("why is billing slow?", now=time.time())
+    → {"answer": "...", "intent": "root_cause", "service": "billingservice",
        "time_range": None, "incident_id": "inc-…", "root_causes": [{"service", "kind", "score",
        "confidence", "signal"}], "inconclusive": False, "evidence": [...], "similar": [...], ...}
 

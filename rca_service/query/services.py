@@ -5,12 +5,12 @@ runs in two passes:
 
 1. Lexical (rapidfuzz): each run of 1–3 content words of the question, glued together, against
    each service's name and its "core" (the name without generic suffixes such as "service",
-   "svc", "api", "server"). Handles typos ("chekout"), partial names ("the cart" → a service
-   named like "cartservice" or "carts"), and spacing ("payment service" → "paymentservice").
+   "svc", "api", "server"). Handles typos ("ledgr"), partial names ("the basket" → a service
+   named like "basketservice" or "baskets"), and spacing ("billing service" → "billingservice").
 2. Semantic (optional): when nothing matched lexically, the content words and the services'
-   spelled-out names ("cart service") are embedded with the offline MiniLM model and the
+   spelled-out names ("basket service") are embedded with the offline MiniLM model and the
    closest service is taken if it is close enough and clearly ahead of the next one
-   ("the billing service" → a payment service).
+   ("the invoicing service" → a billing service).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def _squash(text: str) -> str:
 
 
 def _core(name: str) -> str:
-    """The part of a service name people say: "cartservice" → "cart", "ts-order-service" → "tsorder"."""
+    """The part of a service name people say: "basketservice" → "basket", "ts-order-service" → "tsorder"."""
     parts = [p for p in re.split(r"[^a-z0-9]+", name.lower()) if p]
     kept = [p for p in parts if p not in _GENERIC_PARTS] or parts
     core = "".join(kept)
@@ -77,7 +77,7 @@ def _parts(name: str) -> set[str]:
 
 
 def spelled_out(name: str) -> str:
-    """A service name as words, for embedding: "cartservice" → "cart service", "user-db" → "user db"."""
+    """A service name as words, for embedding: "basketservice" → "basket service", "user-db" → "user db"."""
     words = " ".join(p for p in re.split(r"[^a-zA-Z0-9]+", name) if p)
     words = re.sub(r"([a-z])([A-Z])", r"\1 \2", words).lower()
     for suffix in ("service", "svc", "server", "api"):
@@ -174,7 +174,7 @@ class ServiceMatcher:
                 words = tokens[i:i + n]
                 if len(words) < n:
                     break
-                # a run may end on a generic word ("payment service") but must start on content
+                # a run may end on a generic word ("billing service") but must start on content
                 if words[0] in VOCABULARY or (n > 1 and any(w in VOCABULARY and w not in _GENERIC_PARTS for w in words)):
                     continue
                 squashed = _squash("".join(_ABBREVIATIONS.get(w, w) for w in words))
@@ -189,7 +189,7 @@ class ServiceMatcher:
                 score, method = self._score(squashed, forms)
                 if score >= self.min_fuzzy and (service not in best or score > best[service].score):
                     best[service] = ServiceMatch(service, score, method, typed)
-        # among equals the longer phrase ("carts db" → "carts-db", not "carts"), then the shorter name
+        # among equals the longer phrase ("baskets db" → "baskets-db", not "baskets"), then the shorter name
         return sorted(best.values(), key=lambda m: (-m.score, -len(m.text), len(m.service)))
 
     @staticmethod
@@ -199,13 +199,13 @@ class ServiceMatcher:
             if squashed == form:
                 return 100.0, "exact"
             score = fuzz.ratio(squashed, form)
-            # a prefix people abbreviate to ("recommend" → "recommendation"), long enough to mean it
+            # a prefix people abbreviate to ("recommend" → "recommender"), long enough to mean it
             if len(squashed) >= 4 and form.startswith(squashed):
                 score = max(score, 88.0 + 10.0 * len(squashed) / len(form))
-            # the distinctive tail of a compound name ("catalog" → "productcatalog")
+            # the distinctive tail of a compound name ("ledger" → "accountledger")
             if len(squashed) >= 5 and form.endswith(squashed):
                 score = max(score, 86.0 + 10.0 * len(squashed) / len(form))
-            # plural / singular ("carts" for "cart")
+            # plural / singular ("baskets" for "basket")
             if squashed.rstrip("s") == form.rstrip("s"):
                 score = max(score, 97.0)
             best = max(best, score)

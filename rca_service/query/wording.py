@@ -36,7 +36,7 @@ def pct(x: float) -> str:
 
 
 def describe_cause(rc: Any) -> str:
-    """"cartservice (resource fault, signal metric.cpu_usage_rate), confidence 82% (high)"."""
+    """"basketservice (resource fault, signal metric.cpu_usage_rate), confidence 82% (high)"."""
     kind = field(rc, "kind", default="unknown")
     signal = field(rc, "signal", default="")
     confidence = float(field(rc, "confidence", default=0.0))
