@@ -7,7 +7,9 @@
     result = decoder.decode(TRACES, message)               # DecodeResult(batch, rejected, ...)
 
 Parsing is separate from decoding so a transport may parse on one thread (fast, in C) and
-convert on another; `decode_body` does both.
+convert on another; `decode_body` does both. With a `TimeScreen` (the pipeline gives one when
+its sink has an accepted time range), `decode` also removes records the sink would drop for
+their time and reports them among the rejected items.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from rca_service.ingest.metrics import decode_metrics
 from rca_service.ingest.otlp_json import parse_json
 from rca_service.ingest.result import DecodeResult
 from rca_service.ingest.signals import LOGS, METRICS, TRACES, Signal
+from rca_service.ingest.time_screen import TimeScreen
 from rca_service.ingest.traces import decode_traces
 
 Encoding = Literal["protobuf", "json"]
@@ -48,10 +51,13 @@ class OtlpDecoder:
 
     Args:
         config: what to keep; defaults to `DecoderConfig()`.
+        screen: when given, every decoded batch passes through it (records outside the
+            sink's accepted time range are removed and counted as rejected).
     """
 
-    def __init__(self, config: DecoderConfig | None = None) -> None:
+    def __init__(self, config: DecoderConfig | None = None, screen: TimeScreen | None = None) -> None:
         self.config = config or DecoderConfig()
+        self.screen = screen
         keys = self.config.change_resource_keys
         self.changes = ResourceChangeTracker(keys) if keys else None
         self.cumulative = DeltaToCumulative()
@@ -65,14 +71,18 @@ class OtlpDecoder:
         raise DecodeError(f"unknown encoding {encoding!r}")
 
     def decode(self, signal: Signal, message: Message) -> DecodeResult:
-        """Convert a parsed Export request of `signal` into records."""
+        """Convert a parsed Export request of `signal` into records (screened, if configured)."""
         if signal.name == TRACES.name:
-            return decode_traces(message, self.config, self.changes)
-        if signal.name == METRICS.name:
-            return decode_metrics(message, self.config, self.changes, self.cumulative)
-        if signal.name == LOGS.name:
-            return decode_logs(message, self.config, self.changes)
-        raise DecodeError(f"unknown signal {signal.name!r}")
+            result = decode_traces(message, self.config, self.changes)
+        elif signal.name == METRICS.name:
+            result = decode_metrics(message, self.config, self.changes, self.cumulative)
+        elif signal.name == LOGS.name:
+            result = decode_logs(message, self.config, self.changes)
+        else:
+            raise DecodeError(f"unknown signal {signal.name!r}")
+        if self.screen is not None:
+            self.screen.apply(result)
+        return result
 
     def decode_body(self, signal: Signal, body: bytes, encoding: Encoding) -> DecodeResult:
         """Parse and convert in one call."""

@@ -7,6 +7,9 @@
 
 Transports answer the client as soon as a batch is queued; a full queue is reported back as
 `OverloadedError` so the client retries later (HTTP 429 + Retry-After, gRPC UNAVAILABLE).
+When the sink says which record times it keeps (`TimeBoundedSink.accepted_time_range`), the
+shared decoder screens each request against it before queueing: records the sink would drop
+are removed and reported to the client as rejected (OTLP partial success).
 A sink that raises loses that batch only: the error is logged and counted, the worker goes on.
 """
 
@@ -26,6 +29,7 @@ from rca_service.errors import ConfigError, OverloadedError
 from rca_service.ingest.configbase import config_from_dict
 from rca_service.ingest.decode import OtlpDecoder
 from rca_service.ingest.decoder_config import DecoderConfig
+from rca_service.ingest.time_screen import TimeScreen
 from rca_service.records import RecordBatch
 from rca_service.store.api import RecordSink
 
@@ -96,15 +100,15 @@ class IngestPipeline:
             against ingest; it may still be read concurrently by others).
         config: limits; defaults to `IngestConfig()`.
 
-    `decoder` is the shared OtlpDecoder the transports use. Counters for `stats()` are
-    updated by `submit`, the worker, and the transports through `record_request` /
-    `record_rejected`.
+    `decoder` is the shared OtlpDecoder the transports use; it screens record times when the
+    sink has `accepted_time_range()`. Counters for `stats()` are updated by `submit`, the
+    worker, and the transports through `record_request` / `record_rejected`.
     """
 
     def __init__(self, sink: RecordSink, config: IngestConfig | None = None) -> None:
         self.sink = sink
         self.config = config or IngestConfig()
-        self.decoder = OtlpDecoder(self.config.decoder)
+        self.decoder = OtlpDecoder(self.config.decoder, screen=TimeScreen.for_sink(sink))
         self._queue: queue.Queue = queue.Queue(maxsize=self.config.queue_size)
         self._worker: threading.Thread | None = None
         self._running = False
@@ -219,7 +223,12 @@ class IngestPipeline:
             self._count(key, n)
 
     def stats(self) -> dict[str, Any]:
-        """Counters and gauges: accepted/rejected/consumed items, requests by outcome, queue."""
+        """Counters and gauges: accepted/rejected/consumed items, requests by outcome, queue.
+
+        `rejected_*` count every item refused with partial success; `rejected_too_old` and
+        `rejected_too_new` (present when the sink has an accepted time range) say how many of
+        them, over all signals, were refused for their time stamp.
+        """
         with self._lock:
             out: dict[str, Any] = {
                 key: self._counts.get(key, 0)
@@ -231,6 +240,8 @@ class IngestPipeline:
                 )
             }
             out["requests"] = dict(self._requests)
+        if self.decoder.screen is not None:
+            out.update(self.decoder.screen.stats())
         out["queue_depth"] = self._queue.qsize()
         out["queue_capacity"] = self.config.queue_size
         out["running"] = self._running

@@ -35,12 +35,24 @@ class DecodeResult:
 
     `rejected` counts spans, data points or log records, matching the OTLP partial-success
     field of the signal (`rejected_spans`, `rejected_data_points`, `rejected_log_records`).
+    `rejections` keeps the reasons, so later checks (the time screen) can add their own and
+    `error_message` still names every reason once.
     """
 
     batch: RecordBatch = field(default_factory=RecordBatch)
     rejected: int = 0
     error_message: str = ""
+    rejections: Rejections = field(default_factory=Rejections, repr=False, compare=False)
+    noun: str = "items"
 
     @classmethod
     def of(cls, batch: RecordBatch, rejections: Rejections, noun: str) -> DecodeResult:
-        return cls(batch=batch, rejected=rejections.count, error_message=rejections.message(noun))
+        return cls(batch=batch, rejected=rejections.count, error_message=rejections.message(noun),
+                   rejections=rejections, noun=noun)
+
+    def reject(self, reason: str, n: int) -> None:
+        """Count `n` more rejected items under `reason` (the caller removed them from `batch`)."""
+        if n:
+            self.rejections.add(reason, n)
+            self.rejected = self.rejections.count
+            self.error_message = self.rejections.message(self.noun)

@@ -63,6 +63,39 @@ class RecordSink(Protocol):
     def consume_changes(self, changes: list[ChangeEvent]) -> None: ...
 
 
+@dataclass(frozen=True)
+class AcceptedTimeRange:
+    """Record times a sink keeps right now; it drops records outside [earliest, latest].
+
+    Attributes:
+        earliest: oldest record time kept (`newest_data - retention_seconds`); -inf while the
+            sink holds no data.
+        latest: newest record time kept (the wall clock plus `max_future_seconds`).
+        newest_data: the newest record time the sink has seen (data time), None if none yet.
+        retention_seconds: how much data time the sink keeps behind `newest_data`.
+        max_future_seconds: how far past the wall clock a record may be stamped.
+    """
+
+    earliest: float
+    latest: float
+    newest_data: float | None
+    retention_seconds: float
+    max_future_seconds: float
+
+
+class TimeBoundedSink(RecordSink, Protocol):
+    """A RecordSink that drops records outside a time range, and says which range.
+
+    Ingest asks before queueing a request's records, so that a client is told (OTLP partial
+    success) instead of its records vanishing. The sink still checks on arrival: records may
+    age while they wait in the queue.
+    """
+
+    def accepted_time_range(self) -> AcceptedTimeRange:
+        """The range as of now; cheap and safe to call from any thread."""
+        ...
+
+
 class TelemetryStoreAPI(RecordSink, Protocol):
     """Read side of the store."""
 

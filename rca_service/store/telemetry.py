@@ -1,6 +1,6 @@
 """The telemetry store: windows per service and step, topology, log templates, changes, vectors.
 
-`TelemetryStore` implements `store.api.RecordSink` (ingest pushes records in) and
+`TelemetryStore` implements `store.api.TimeBoundedSink` (ingest pushes records in) and
 `store.api.TelemetryStoreAPI` (detect, localize, respond and the API read). One lock guards the
 state: ingest holds it for one batch at a time, readers for one query.
 
@@ -25,7 +25,7 @@ import numpy as np
 
 from rca_service.errors import InputError
 from rca_service.records import ChangeEvent, LogRecord, MetricPoint, RecordBatch, Span
-from rca_service.store.api import LogTemplate, SpanSample, VectorHit
+from rca_service.store.api import AcceptedTimeRange, LogTemplate, SpanSample, VectorHit
 from rca_service.store.changes import ChangeTracker
 from rca_service.store.config import StoreConfig
 from rca_service.store.frames import WindowFrame
@@ -76,10 +76,26 @@ class TelemetryStore:
                                          "dropped": 0, "steps_dropped": 0}
 
     # -- write side -------------------------------------------------------------------------
+    def accepted_time_range(self) -> AcceptedTimeRange:
+        """Record times the store keeps now: within retention behind the watermark, not far future.
+
+        Lock-free (one read of the watermark), so ingest may ask per request without waiting
+        for a batch being consumed; the answer can only lag towards accepting more.
+        """
+        watermark = self.watermark
+        cfg = self.config
+        return AcceptedTimeRange(
+            earliest=-math.inf if watermark is None else watermark - cfg.retention_seconds,
+            latest=time.time() + cfg.max_future_seconds,
+            newest_data=watermark,
+            retention_seconds=cfg.retention_seconds,
+            max_future_seconds=cfg.max_future_seconds,
+        )
+
     def _limits(self) -> tuple[float, float]:
-        """Accepted record times: not older than retention behind the watermark, not far future."""
-        lo = -math.inf if self.watermark is None else self.watermark - self.config.retention_seconds
-        return lo, time.time() + self.config.max_future_seconds
+        """Accepted record times as (lo, hi), read under the lock by `_ingest`."""
+        accepted = self.accepted_time_range()
+        return accepted.earliest, accepted.latest
 
     def _ingest(self, records: list, add: Callable[[list, float, float], tuple[int, float]], counter: str) -> None:
         """Run one accumulator over a batch under the lock; move the watermark and close steps."""

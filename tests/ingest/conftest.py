@@ -1,8 +1,8 @@
 """Fixtures for ingest tests: a recording sink and real OTLP servers on free ports.
 
-`otlp_server(**ingest_config)` starts an IngestPipeline over a RecordingSink, a FastAPI app
-with the OTLP router served by uvicorn on a real socket, and the OTLP/gRPC server. Everything
-binds 127.0.0.1 and is stopped at teardown.
+`otlp_server(**ingest_config)` starts an IngestPipeline over a RecordingSink (or the `sink=`
+given, e.g. a real TelemetryStore), a FastAPI app with the OTLP router served by uvicorn on a
+real socket, and the OTLP/gRPC server. Everything binds 127.0.0.1 and is stopped at teardown.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import uvicorn
@@ -69,7 +70,7 @@ class OtlpServer:
     """A running ingest: endpoints, the pipeline and what reached the sink."""
 
     pipeline: IngestPipeline
-    sink: RecordingSink
+    sink: Any  # a RecordingSink unless the test gave its own
     http_port: int
     grpc: OtlpGrpcServer
     uvicorn_server: uvicorn.Server
@@ -99,8 +100,8 @@ class OtlpServer:
         self.pipeline.stop(drain=False)
 
 
-def start_otlp_server(token: str = "", **config) -> OtlpServer:
-    sink = RecordingSink()
+def start_otlp_server(token: str = "", sink: Any = None, **config) -> OtlpServer:
+    sink = RecordingSink() if sink is None else sink
     cfg = IngestConfig.from_dict(config)
     pipeline = IngestPipeline(sink, cfg)
     pipeline.start()
@@ -134,11 +135,11 @@ def free_port_fn() -> Callable[[], int]:
 
 @pytest.fixture
 def otlp_server() -> Iterator[Callable[..., OtlpServer]]:
-    """Factory: `otlp_server(token="", **IngestConfig fields)` → a running OtlpServer."""
+    """Factory: `otlp_server(token="", sink=None, **IngestConfig fields)` → a running OtlpServer."""
     started: list[OtlpServer] = []
 
-    def make(token: str = "", **config) -> OtlpServer:
-        server = start_otlp_server(token, **config)
+    def make(token: str = "", sink: Any = None, **config) -> OtlpServer:
+        server = start_otlp_server(token, sink, **config)
         started.append(server)
         return server
 
