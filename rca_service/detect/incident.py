@@ -42,6 +42,9 @@ class Incident:
         services: anomalies per service.
         status: "open" | "resolved".
         fingerprint: sha256 of the windows it was opened from (for the audit record).
+        title: one line for people.
+        related: ids of incidents that were still open when this one opened (it began while
+            they lasted but from a service that had been quiet; kept apart, linked here).
     """
 
     id: str
@@ -51,6 +54,7 @@ class Incident:
     status: str = "open"
     fingerprint: str = ""
     title: str = ""
+    related: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -10,10 +10,15 @@ Incident rules (hysteresis, so a flapping signal does not open an incident every
 - a service *fires* at a step when at least `open_steps` of its last `open_window` steps were
   anomalous (score > 1), or when the step's score exceeds `strong_factor` (a clear break
   need not wait a second step);
-- the first service to fire opens an incident; a service firing soon after (`join_steps`) joins
-  it, one firing later opens its own; a service already in an open incident extends it;
+- a service's *episode* lasts while it keeps being anomalous with gaps shorter than
+  `close_quiet_steps`; a firing service whose episode is still running extends its incident;
+- a service that fires after being quiet (a new episode) joins the newest open incident if that
+  began at most `join_steps` before (one cause, several symptoms), else it opens an incident of
+  its own, even while older incidents are still open: those are listed in its `related`. A
+  fresh failure must not vanish into an incident that an older, still lasting anomaly of some
+  other service keeps open;
 - an incident closes ("resolved", `end` set) after `close_quiet_steps` steps in which none of
-  its services was anomalous.
+  the services whose episode belongs to it was anomalous.
 """
 
 from __future__ import annotations
@@ -138,6 +143,7 @@ class _ServiceState:
         self.baseline: RobustBaseline | None = None
         self.lstm_threshold: Threshold | None = None
         self.nsigma_threshold: Threshold | None = None
+        self.home: str | None = None  # the incident the service's current episode belongs to
         self.since_fit = 0
         self.since_calibration = 0
         self.last: ServiceScore | None = None
@@ -364,6 +370,9 @@ class StreamingDetector:
                 st.since_fit = int(d.get("since_fit", 0))
                 st.lstm_threshold = Threshold(**d["lstm_threshold"]) if d.get("lstm_threshold") else None
                 st.nsigma_threshold = Threshold(**d["nsigma_threshold"]) if d.get("nsigma_threshold") else None
+            for inc in self._open:  # oldest first: a service's episode is in its newest open incident
+                for name in inc.services:
+                    self._state(name).home = inc.id
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"cannot read detector state {path}: {exc}") from exc
         return True
@@ -527,20 +536,21 @@ class StreamingDetector:
             if sum(a for _, a in st.flags) >= self.config.open_steps or score.score >= self.config.strong_factor:
                 fired[service] = score
                 self._digests[service] = _window_digest(rows[service])
-        # Firing services extend the open incident they belong to; others join the newest open
-        # incident if it began within `join_steps`, else they open a new one (a second problem
-        # ten minutes later is a new incident, not a footnote to the first).
+        # Firing services whose episode is running extend its incident; a new episode joins the
+        # newest open incident if it began within `join_steps`, else it opens a new one (a
+        # second problem ten minutes later is a new incident, not a footnote to the first).
         fresh: dict[str, ServiceScore] = {}
         for service, score in fired.items():
-            home = next((i for i in self._open if service in i.services), None)
+            home = self._episode(service, t)
             if home is None and self._open and self._open[-1].start >= t - self.config.join_steps * self.step_seconds:
                 home = self._open[-1]
             if home is None:
                 fresh[service] = score
             else:
                 self._join(home, service, score, t)
+                self._states[service].home = home.id
         for inc in list(self._open):
-            active = [s for s in inc.services if s in scores and scores[s].anomalous]
+            active = [s for s in inc.services if s in scores and scores[s].anomalous and self._episode(s, t) is inc]
             for service in active:
                 if service not in fired:
                     self._join(inc, service, scores[service], t)
@@ -553,8 +563,24 @@ class StreamingDetector:
         if not fresh:
             return None
         inc = self._new_incident(t, fresh)
+        inc.related = [i.id for i in self._open]
+        for service in fresh:
+            self._states[service].home = inc.id
         self._open.append(inc)
         self._quiet[inc.id] = 0
+        return inc
+
+    def _episode(self, service: str, t: float) -> Incident | None:
+        """The open incident the service's running episode belongs to, None if it has none.
+
+        An episode runs while the service was anomalous within the last `close_quiet_steps`
+        steps; after that much quiet a new anomaly is a new episode.
+        """
+        inc = self._incidents.get(self._states[service].home or "")
+        if inc is None or inc.status != "open" or service not in inc.services:
+            return None
+        if inc.services[service].last_seen < t - self.config.close_quiet_steps * self.step_seconds:
+            return None
         return inc
 
     def _first_anomalous(self, service: str, t: float) -> float:

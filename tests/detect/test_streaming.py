@@ -9,6 +9,7 @@ from rca_service.errors import ConfigError, NotFoundError
 
 STEPS = 300
 FAULT_AT = 240
+BURST = 222  # while a step change at 200 is still anomalous (the baseline absorbs it in ~30 steps)
 
 
 def _run(frames, model, config=None, steps=STEPS, prime=0):
@@ -152,3 +153,38 @@ def test_a_jump_in_data_time_does_not_walk_the_gap(tiny_detector):
     store.close_until(t0 + 10**7)  # data time jumps by about four months
     det.step()
     assert 0 < len(scored) <= 6
+
+
+def test_fresh_failure_during_a_lasting_incident_opens_its_own_related_incident(tiny_detector):
+    """A long anomaly of one service must not swallow a new, unrelated failure of another."""
+    frames = normal_frames(4, STEPS, seed=19)
+    _with_step_change(frames, 0, 0, 3.0, at=200)  # lasts to the end: its incident stays open
+    f = frames[2]
+    v = f.values.copy()
+    v[BURST : BURST + 5, 1] *= 50  # a burst 20 steps later in a quiet service
+    frames[2] = make_frame(f.service, f.signals, v)
+    det, opened, t0 = _run(frames, tiny_detector, prime=120)
+    first = next(i for i in opened if frames[0].service in i.services)
+    second = next(i for i in opened if frames[2].service in i.services)
+    assert first.id != second.id
+    assert first.start < t0 + 205 * 60 and t0 + BURST * 60 <= second.start <= t0 + (BURST + 2) * 60
+    assert second.related == [first.id]
+    assert frames[2].service not in first.services
+    assert second.end is not None and (first.end is None or second.end < first.end)
+
+
+def test_service_failing_again_after_recovering_opens_a_new_incident(tiny_detector):
+    """Recovered, then failing again while another service keeps the first incident open."""
+    frames = normal_frames(3, STEPS, seed=20)
+    _with_step_change(frames, 0, 0, 3.0, at=200)  # keeps the first incident open
+    f = frames[1]
+    v = f.values.copy()
+    v[201:205, 0] *= 50  # joins the first incident (same onset)...
+    v[BURST : BURST + 4, 0] *= 50  # ...recovers, fails again much later
+    frames[1] = make_frame(f.service, f.signals, v)
+    det, opened, t0 = _run(frames, tiny_detector, prime=120)
+    with_svc = [i for i in opened if f.service in i.services]
+    assert len(with_svc) == 2
+    old, new = sorted(with_svc, key=lambda i: i.start)
+    assert old.services[f.service].last_seen < t0 + 210 * 60
+    assert new.start >= t0 + BURST * 60 and old.id in new.related
