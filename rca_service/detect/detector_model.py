@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from rca_service.detect.calibration import CalibrationConfig, Threshold
-from rca_service.detect.features import FAMILIES, FeatureConfig, channel_inputs
+from rca_service.detect.features import FAMILIES, FeatureConfig, batch_channel_inputs
 from rca_service.detect.lstm_ae import (
     LSTMAutoencoder,
     LSTMAutoencoderConfig,
@@ -81,11 +81,10 @@ class DetectorModel:
             per service (error (S,), NaN where masked; reconstruction (S,); latent (latent,)),
             the latent being the mean over the service's channels.
         """
-        inputs = [channel_inputs(x, m, f) for x, m, f in windows]
-        sizes = [len(i) for i in inputs]
+        sizes = [f.shape[0] for _, _, f in windows]
         if sum(sizes) == 0:
             return [(np.zeros(0), np.zeros(0), np.zeros(self.model.config.latent)) for _ in windows]
-        recon, latent = reconstruct(self.model, np.concatenate(inputs))
+        recon, latent = reconstruct(self.model, batch_channel_inputs(windows))
         out, start = [], 0
         for (x, m, _), n in zip(windows, sizes):
             r = recon[start : start + n, -1]

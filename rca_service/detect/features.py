@@ -161,24 +161,57 @@ class RobustBaseline:
             cache["index"] = {s: i for i, s in enumerate(self.signals)}
         return cache["index"]
 
+    def aligned(self, signals: list[str] | tuple[str, ...], config: FeatureConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(median, scale, known) aligned to `signals` (cached per signal list: scored every step).
+
+        `known` is False for signals without enough history; their median is 0 and scale 1.
+        """
+        key = ("aligned", tuple(signals), config.min_history)
+        cache = self.__dict__.setdefault("_cache", {})
+        if key not in cache:
+            index = self.index()
+            med = np.zeros(len(signals))
+            scl = np.ones(len(signals))
+            known = np.zeros(len(signals), dtype=bool)
+            for j, sig in enumerate(signals):
+                i = index.get(sig)
+                if i is not None and self.count[i] >= config.min_history:
+                    med[j], scl[j], known[j] = self.median[i], self.scale[i], True
+            cache[key] = (med, scl, known)
+        return cache[key]
+
+    def kept(self, signals: list[str] | tuple[str, ...], config: FeatureConfig) -> tuple[np.ndarray, list[str], np.ndarray]:
+        """Of `signals`, those with enough history: (column indices, names, family indices); cached."""
+        key = ("kept", tuple(signals), config.min_history)
+        cache = self.__dict__.setdefault("_cache", {})
+        if key not in cache:
+            usable = self.usable(config)
+            keep = [j for j, s in enumerate(signals) if s in usable]
+            names = [signals[j] for j in keep]
+            cache[key] = (np.array(keep, dtype=np.int64), names, np.array([family_index(s) for s in names], dtype=np.int64))
+        return cache[key]
+
+    def set_medians(self, signals: list[str], medians: np.ndarray) -> None:
+        """Move the medians of `signals` (the location follows recent steps); scales stay."""
+        index = self.index()
+        for sig, m in zip(signals, medians):
+            self.median[index[sig]] = m
+        cache = self.__dict__.get("_cache", {})
+        for key in [k for k in cache if k[0] == "aligned"]:
+            del cache[key]
+
     def zscores(self, signals: list[str], values: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
         """Robust z-scores of a (T, S) matrix whose columns are `signals`.
 
         Returns:
             (z, mask): both (T, S); z is 0 where mask is False (missing value or no baseline).
         """
-        index = self.index()
         t = values.shape[0]
-        med = np.zeros(len(signals))
-        scl = np.ones(len(signals))
-        known = np.zeros(len(signals), dtype=bool)
-        for j, sig in enumerate(signals):
-            i = index.get(sig)
-            if i is not None and self.count[i] >= config.min_history:
-                med[j], scl[j], known[j] = self.median[i], self.scale[i], True
+        med, scl, known = self.aligned(signals, config)
         mask = np.isfinite(values) & known[None, :]
-        z = np.where(mask, (np.nan_to_num(values) - med) / scl, 0.0)
-        z = np.clip(z, -config.z_clip, config.z_clip)
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf are masked out right here
+            z = np.where(mask, (values - med) / scl, 0.0)
+        np.clip(z, -config.z_clip, config.z_clip, out=z)
         return z.reshape(t, len(signals)), mask
 
     def to_dict(self) -> dict:
@@ -201,6 +234,7 @@ class EncodedFrame:
         x: (T, S) compressed z (0 where masked).
         mask: (T, S) True where the value is real and normalisable.
         families: (S,) family index of each signal.
+        columns: (S,) column of each kept signal in the source frame (None when unknown).
     """
 
     service: str
@@ -210,18 +244,16 @@ class EncodedFrame:
     x: np.ndarray
     mask: np.ndarray
     families: np.ndarray
+    columns: np.ndarray | None = None
 
 
 def encode_frame(frame: WindowFrame, baseline: RobustBaseline, config: FeatureConfig) -> EncodedFrame:
     """Normalise a frame with the service's baseline; signals without a baseline are dropped."""
-    usable = baseline.usable(config)
-    keep = [j for j, s in enumerate(frame.signals) if s in usable]
-    signals = [frame.signals[j] for j in keep]
+    keep, signals, fam = baseline.kept(frame.signals, config)
     values = np.asarray(frame.values, dtype=np.float64)
     values = values[:, keep] if values.size else np.zeros((len(frame.times), 0))
     z, mask = baseline.zscores(signals, values, config)
-    fam = np.array([family_index(s) for s in signals], dtype=np.int64)
-    return EncodedFrame(frame.service, np.asarray(frame.times), signals, z, compress(z), mask, fam)
+    return EncodedFrame(frame.service, np.asarray(frame.times), signals, z, compress(z), mask, fam, keep)
 
 
 def channel_inputs(x: np.ndarray, mask: np.ndarray, families: np.ndarray) -> np.ndarray:
@@ -237,19 +269,42 @@ def channel_inputs(x: np.ndarray, mask: np.ndarray, families: np.ndarray) -> np.
         [value, mask, family one-hot (F), context (F), context mask (F)], where the context is
         the mean value of the service's other signals of each family at that step.
     """
-    w, s = x.shape
-    m = mask.astype(np.float64)
+    return batch_channel_inputs([(x, mask, families)])
+
+
+def batch_channel_inputs(windows: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
+    """`channel_inputs` of several services' windows (same W) at once, channels concatenated.
+
+    One vectorised pass instead of one per service: scoring every service of a step is
+    dominated by per-call overhead otherwise.
+
+    Args:
+        windows: per service (x (W, S_i), mask (W, S_i), families (S_i,)).
+
+    Returns:
+        (sum S_i, W, CHANNEL_FEATURES) float32, the services' channels in order.
+    """
+    sizes = [f.shape[0] for _, _, f in windows]
+    w = windows[0][0].shape[0] if windows else 0
+    x = np.concatenate([x for x, _, _ in windows], axis=1) if windows else np.zeros((0, 0))
+    m = np.concatenate([m for _, m, _ in windows], axis=1).astype(np.float64) if windows else np.zeros((0, 0))
+    families = np.concatenate([f for _, _, f in windows]).astype(np.int64) if windows else np.zeros(0, np.int64)
+    c = families.shape[0]
+    owner = np.repeat(np.arange(len(sizes)), sizes)
+    group = owner * N_FAMILIES + families  # (service, family) of each channel
+    n_groups = len(sizes) * N_FAMILIES
     xm = x * m
-    onehot = np.zeros((s, N_FAMILIES))
-    onehot[np.arange(s), families] = 1.0
-    fam_sum = xm @ onehot  # (W, F)
-    fam_cnt = m @ onehot  # (W, F)
-    # Leave the channel itself out of its own context, so it cannot simply be copied back.
-    own_sum = fam_sum[:, None, :] - xm[:, :, None] * onehot[None, :, :]  # (W, S, F)
-    own_cnt = fam_cnt[:, None, :] - m[:, :, None] * onehot[None, :, :]
+    fam_sum = np.stack([np.bincount(group, weights=xm[i], minlength=n_groups) for i in range(w)]) if c else np.zeros((w, 0))
+    fam_cnt = np.stack([np.bincount(group, weights=m[i], minlength=n_groups) for i in range(w)]) if c else np.zeros((w, 0))
+    onehot = np.zeros((c, N_FAMILIES))
+    onehot[np.arange(c), families] = 1.0
+    # Each channel's own service's family sums, leaving the channel itself out of its own
+    # context, so it cannot simply be copied back.
+    own_sum = fam_sum.reshape(w, -1, N_FAMILIES)[:, owner, :] - xm[:, :, None] * onehot[None, :, :]  # (W, C, F)
+    own_cnt = fam_cnt.reshape(w, -1, N_FAMILIES)[:, owner, :] - m[:, :, None] * onehot[None, :, :]
     ctx = np.where(own_cnt > 0, own_sum / np.maximum(own_cnt, 1.0), 0.0)
     ctx_mask = (own_cnt > 0).astype(np.float64)
-    out = np.empty((s, w, CHANNEL_FEATURES), dtype=np.float32)
+    out = np.empty((c, w, CHANNEL_FEATURES), dtype=np.float32)
     out[:, :, 0] = x.T
     out[:, :, 1] = m.T
     out[:, :, 2 : 2 + N_FAMILIES] = onehot[:, None, :]

@@ -119,7 +119,7 @@ def masked_mse(recon: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
     return err.sum() / mask.sum().clamp(min=1.0)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def reconstruct(model: LSTMAutoencoder, inputs: np.ndarray, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
     """Run the model on (N, W, C) numpy windows; returns (recon (N, W), latent (N, L))."""
     model.eval()

@@ -28,6 +28,7 @@ import json
 import logging
 import math
 import time as _time
+import warnings
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -38,6 +39,7 @@ import numpy as np
 from rca_service.detect.calibration import CalibrationConfig, Threshold, calibrate
 from rca_service.detect.detector_model import DetectorModel
 from rca_service.detect.features import FeatureConfig, RobustBaseline, encode_frame, family_index, reject_unknown_keys
+from rca_service.detect.history import SignalRows
 from rca_service.detect.incident import Incident, ServiceAnomaly
 from rca_service.detect.nsigma import NSigmaConfig, NSigmaDetector
 from rca_service.detect.scores import LSTM_AE, ServiceScore, top_signal_scores
@@ -132,11 +134,13 @@ class _ServiceState:
 
     def __init__(self, config: DetectConfig) -> None:
         self.times: deque[float] = deque(maxlen=config.history_steps)
-        self.rows: deque[dict[str, float]] = deque(maxlen=config.history_steps)
-        self.recent: deque[dict[str, float]] = deque(maxlen=config.location_steps)  # every step
+        self.rows = SignalRows(config.history_steps)  # normal steps
+        self.recent = SignalRows(config.location_steps)  # every step
         # per normal step: the autoencoder's error of each signal (for per-signal references)
-        self.errors: deque[dict[str, float]] = deque(maxlen=config.history_steps)
+        self.errors = SignalRows(config.history_steps)
         self.signal_ref: dict[str, float] = {}
+        self.ref_cache: tuple[list[str], np.ndarray] | None = None  # signal_ref aligned to a signal list
+        self.window: WindowFrame | None = None  # the last window read, reused for the next step
         self.nsigma_raw: deque[float] = deque(maxlen=config.history_steps)
         self.flags: deque[tuple[float, bool]] = deque(maxlen=config.open_window)
         self.anomalous_steps: deque[float] = deque(maxlen=256)  # recent steps judged anomalous
@@ -151,22 +155,18 @@ class _ServiceState:
 
     def add_normal(self, t: float, signals: list[str], row: np.ndarray) -> None:
         self.times.append(t)
-        self.rows.append({s: float(v) for s, v in zip(signals, row) if np.isfinite(v)})
+        self.rows.append(signals, row)
 
     def add_seen(self, signals: list[str], row: np.ndarray) -> None:
-        self.recent.append({s: float(v) for s, v in zip(signals, row) if np.isfinite(v)})
+        self.recent.append(signals, row)
         self.since_fit += 1
         self.since_calibration += 1
 
-    def history_matrix(self, rows=None) -> tuple[list[str], np.ndarray]:
-        rows = self.rows if rows is None else rows
-        signals = sorted({s for r in rows for s in r})
-        index = {s: i for i, s in enumerate(signals)}
-        m = np.full((len(rows), len(signals)), np.nan)
-        for i, r in enumerate(rows):
-            for s, v in r.items():
-                m[i, index[s]] = v
-        return signals, m
+    def refs_for(self, signals: list[str]) -> np.ndarray:
+        """`signal_ref` aligned to `signals` (0 where none); cached for the list scored each step."""
+        if self.ref_cache is None or self.ref_cache[0] is not signals:
+            self.ref_cache = (signals, np.array([self.signal_ref.get(s, 0.0) for s in signals]))
+        return self.ref_cache[1]
 
 
 class StreamingDetector:
@@ -195,7 +195,7 @@ class StreamingDetector:
         self._quiet: dict[str, int] = {}  # incident id -> quiet steps in a row
         self._digests: dict[str, str] = {}
         self._cursor: float | None = None  # start of the last scored step
-        self._pending_errors: dict[str, dict[str, float]] = {}  # this step's errors, kept if normal
+        self._pending_errors: dict[str, tuple[list[str], np.ndarray]] = {}  # this step's errors, kept if normal
         self.last_step_seconds = 0.0
 
     # -- public ------------------------------------------------------------------------------
@@ -230,7 +230,7 @@ class StreamingDetector:
                 enc = encode_frame(frame, st.baseline, self.features)
                 errs = self.model.errors(padded_windows(enc, self.model.window))
                 for e, _, _ in errs[self.model.window - 1 :]:
-                    st.errors.append({s: float(v) for s, v in zip(enc.signals, e) if np.isfinite(v)})
+                    st.errors.append(enc.signals, e)
             self._recalibrate(st)
 
     def step(self, now: float | None = None) -> list[Incident]:
@@ -305,13 +305,13 @@ class StreamingDetector:
         directory.mkdir(parents=True, exist_ok=True)
         services = {}
         for name, st in self._states.items():
-            signals, m = st.history_matrix()
+            signals, m = st.rows.matrix()
             services[name] = {
                 "times": list(st.times),
                 "signals": signals,
                 "rows": [[None if not np.isfinite(v) else float(v) for v in row] for row in m],
-                "errors": list(st.errors),
-                "recent": list(st.recent),
+                "errors": st.errors.to_dicts(),
+                "recent": st.recent.to_dicts(),
                 "nsigma_raw": list(st.nsigma_raw),
                 "flags": [list(f) for f in st.flags],
                 "last": st.last.to_dict() if st.last else None,
@@ -358,8 +358,8 @@ class StreamingDetector:
                 rows = np.array([[np.nan if v is None else v for v in r] for r in d["rows"]], dtype=np.float64)
                 for t, row in zip(d["times"], rows.reshape(len(d["times"]), len(d["signals"]))):
                     st.add_normal(float(t), d["signals"], row)
-                st.errors.extend(d["errors"])
-                st.recent.extend(d.get("recent", []))
+                st.errors.extend_dicts(d["errors"])
+                st.recent.extend_dicts(d.get("recent", []))
                 st.signal_ref = dict(d.get("signal_ref", {}))
                 st.nsigma_raw.extend(d["nsigma_raw"])
                 st.flags.extend((float(t), bool(a)) for t, a in d["flags"])
@@ -394,7 +394,7 @@ class StreamingDetector:
         """Full refit: scale and location from history, then references and thresholds."""
         if len(st.rows) < self.features.min_history:
             return
-        signals, m = st.history_matrix()
+        signals, m = st.rows.matrix()
         st.baseline = RobustBaseline.fit(signals, m, self.features)
         self._relocate(st)
         st.since_calibration = 0
@@ -405,14 +405,14 @@ class StreamingDetector:
         st.since_fit = 0
         if st.baseline is None or len(st.recent) < self.features.min_history:
             return
-        rsig, rm = st.history_matrix(st.recent)
+        rsig, rm = st.recent.matrix()
         counts = np.isfinite(rm).sum(axis=0)
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings():  # a signal missing in every recent step has no median
+            warnings.simplefilter("ignore", RuntimeWarning)
             med = np.nanmedian(rm, axis=0)
-        where = {s: i for i, s in enumerate(st.baseline.signals)}
-        for j, sig in enumerate(rsig):
-            if sig in where and counts[j] >= self.features.min_history:
-                st.baseline.median[where[sig]] = med[j]
+        where = st.baseline.index()
+        move = [j for j, sig in enumerate(rsig) if sig in where and counts[j] >= self.features.min_history]
+        st.baseline.set_medians([rsig[j] for j in move], med[move])
 
     def _recalibrate(self, st: _ServiceState) -> None:
         cal = self.config.calibration
@@ -422,17 +422,14 @@ class StreamingDetector:
 
     def _lstm_history_raw(self, st: _ServiceState) -> np.ndarray:
         """Per-signal references from the normal errors, and the raw scores they give."""
+        st.ref_cache = None
         if not st.errors:
             st.signal_ref = {}
             return np.zeros(0)
-        signals = sorted({s for e in st.errors for s in e})
-        index = {s: i for i, s in enumerate(signals)}
-        m = np.full((len(st.errors), len(signals)), np.nan)
-        for i, e in enumerate(st.errors):
-            for s, v in e.items():
-                m[i, index[s]] = v
+        signals, m = st.errors.matrix()
         counts = np.isfinite(m).sum(axis=0)
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings():  # signals never observed in normal steps have no quantile
+            warnings.simplefilter("ignore", RuntimeWarning)
             q = np.nanquantile(m, 1 - 1 / max(2, self.config.calibration.min_points), axis=0)
         st.signal_ref = {s: float(q[i]) for i, s in enumerate(signals) if counts[i] >= self.config.calibration.min_points}
         families = np.array([family_index(s) for s in signals], dtype=np.int64)
@@ -440,7 +437,30 @@ class StreamingDetector:
         return nanmax_rows(self.model.relative_errors(m, families, refs))
 
     def _window(self, service: str, t: float, width: int) -> WindowFrame:
-        """The service's last `width` steps ending with step t, aligned to the step grid."""
+        """The service's last `width` steps ending with step t, aligned to the step grid.
+
+        Scoring step after step, the previous window plus the newest step is the new window, so
+        only that step is read from the store, unless the store could have answered the whole
+        window differently: its windows fill gaps in some columns (e.g. no spans in a step means
+        a request rate of 0 when the column has values elsewhere in the window), so whenever a
+        column is observed in some steps of the window but not in all, or the signal set
+        changed, the window is read whole.
+        """
+        st = self._states[service]
+        prev = st.window
+        if prev is not None and width > 1 and len(prev.times) == width and prev.times[-1] == t - self.step_seconds:
+            newest = self._read(service, t, 1)
+            if newest.signals == prev.signals:
+                values = np.concatenate([prev.values[1:], newest.values])
+                seen = np.isfinite(values)
+                if not (seen.any(axis=0) & ~seen.all(axis=0)).any():
+                    st.window = WindowFrame(service, prev.step, np.append(prev.times[1:], newest.times), prev.signals, values)
+                    return st.window
+        st.window = self._read(service, t, width)
+        return st.window
+
+    def _read(self, service: str, t: float, width: int) -> WindowFrame:
+        """Read the `width` steps ending with step t from the store, aligned to the step grid."""
         step = self.step_seconds
         start = t - (width - 1) * step
         frame = self.store.frame(service, start, t + step)
@@ -495,18 +515,13 @@ class StreamingDetector:
     def _lstm_score(self, service: str, t: float, enc, err: np.ndarray, recon: np.ndarray, latent: np.ndarray,
                     frame: WindowFrame) -> ServiceScore:
         st = self._states[service]
-        self._pending_errors[service] = {s: float(v) for s, v in zip(enc.signals, err) if np.isfinite(v)}
-        rel = self.model.relative_errors(err, enc.families, np.array([st.signal_ref.get(s, 0.0) for s in enc.signals]))
+        self._pending_errors[service] = (enc.signals, err)
+        rel = self.model.relative_errors(err, enc.families, st.refs_for(enc.signals))
         raw = float(np.nanmax(rel)) if np.isfinite(rel).any() else 0.0
         thr = st.lstm_threshold or self.model.global_threshold
-        base = st.baseline
-        index = base.index()
-        col_of = {s: j for j, s in enumerate(frame.signals)}
-        cols = [col_of[s] for s in enc.signals]
-        values = frame.values[-1, cols] if cols else np.zeros(0)
+        values = frame.values[-1, enc.columns]
         # Expected value: the reconstruction mapped back through the service's normalisation.
-        med = np.array([base.median[index[s]] for s in enc.signals])
-        scl = np.array([base.scale[index[s]] for s in enc.signals])
+        med, scl, _ = st.baseline.aligned(enc.signals, self.features)
         expected = med + scl * np.sign(recon) * np.expm1(np.abs(recon))
         top = top_signal_scores(enc.signals, rel / thr.value, rel, values, expected, self.config.top_signals)
         vec = [float(v) for v in latent]
@@ -529,7 +544,7 @@ class StreamingDetector:
                 frame = rows[service]
                 st.add_normal(t, frame.signals, frame.values[-1])
                 if score.detector == LSTM_AE:
-                    st.errors.append(dict(self._pending_errors.pop(service, {})))
+                    st.errors.append(*self._pending_errors.pop(service, ((), np.zeros(0))))
                 else:
                     st.nsigma_raw.append(score.raw)
                 continue

@@ -6,6 +6,7 @@ from rca_service.detect.features import (
     FAMILIES,
     FeatureConfig,
     RobustBaseline,
+    batch_channel_inputs,
     channel_inputs,
     encode_frame,
 )
@@ -50,3 +51,28 @@ def test_context_excludes_the_channel_and_masked_values():
     assert ch[0, 0, ctx0] == 3.0  # channel 0 sees only channel 1 (channel 2 is masked)
     assert ch[1, 0, ctx0] == 1.0
     assert ch[2, 0, ctx0] == 2.0
+
+
+def test_batched_inputs_keep_each_service_context_apart():
+    rng = np.random.default_rng(3)
+    windows = []
+    for s in (3, 1, 4):
+        x = rng.normal(0, 1, (5, s))
+        mask = rng.random((5, s)) > 0.2
+        windows.append((np.where(mask, x, 0.0), mask, rng.integers(0, 3, s)))
+    batched = batch_channel_inputs(windows)
+    one_by_one = np.concatenate([channel_inputs(*w) for w in windows])
+    assert batched.shape == (8, 5, CHANNEL_FEATURES)
+    np.testing.assert_allclose(batched, one_by_one, rtol=1e-6, atol=1e-6)
+    # the single-channel service has no context at all, whatever the others hold
+    assert not batched[3, :, 2 + 2 * len(FAMILIES):].any()
+
+
+def test_moving_medians_updates_cached_alignment():
+    vals = np.random.default_rng(4).normal(10, 1, (60, 2))
+    base = RobustBaseline.fit(["metric.a", "metric.b"], vals)
+    cfg = FeatureConfig()
+    z0, _ = base.zscores(["metric.b"], np.array([[20.0]]), cfg)
+    base.set_medians(["metric.b"], np.array([20.0]))
+    z1, _ = base.zscores(["metric.b"], np.array([[20.0]]), cfg)
+    assert z0[0, 0] > 5 and z1[0, 0] == 0.0
