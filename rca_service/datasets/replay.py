@@ -33,6 +33,27 @@ log = logging.getLogger(__name__)
 
 RETRYABLE = frozenset({429, 502, 503, 504})
 PATHS = {"traces": "/v1/traces", "metrics": "/v1/metrics", "logs": "/v1/logs"}
+# The Export*ServiceResponse of each signal and its partial-success count field.
+_RESPONSES = {
+    "traces": ("opentelemetry.proto.collector.trace.v1.trace_service_pb2", "ExportTraceServiceResponse", "rejected_spans"),
+    "metrics": ("opentelemetry.proto.collector.metrics.v1.metrics_service_pb2", "ExportMetricsServiceResponse",
+                "rejected_data_points"),
+    "logs": ("opentelemetry.proto.collector.logs.v1.logs_service_pb2", "ExportLogsServiceResponse", "rejected_log_records"),
+}
+
+
+def partial_success(signal: str, body: bytes) -> tuple[int, str]:
+    """(rejected items, error message) from a 200 response body; (0, "") when it has none."""
+    import importlib
+
+    module, cls, field = _RESPONSES[signal]
+    msg = getattr(importlib.import_module(module), cls)()
+    try:
+        msg.ParseFromString(body)
+    except Exception:  # noqa: BLE001 - a body we cannot read reports nothing; the request succeeded
+        return 0, ""
+    ps = msg.partial_success
+    return int(getattr(ps, field)), ps.error_message
 
 
 class ReplayAborted(DatasetError):
@@ -82,6 +103,7 @@ class ReplayStats:
     retries: int = 0
     rejected_requests: int = 0
     records: int = 0
+    rejected_records: int = 0  # accepted requests' items the server refused (partial success)
 
 
 def _slices(batch: RecordBatch, start: float, end: float, chunk_s: float):
@@ -125,9 +147,18 @@ class Replayer:
         self._client = client or httpx.Client(timeout=self.config.timeout_s)
         self.stats = ReplayStats()
         self._sleep = time.sleep
+        self._told: set[str] = set()
 
     def close(self) -> None:
         self._client.close()
+
+    def _note_partial(self, signal: str, body: bytes) -> None:
+        rejected, message = partial_success(signal, body)
+        if rejected or message:
+            self.stats.rejected_records += rejected
+            if message not in self._told:  # each distinct reason once, not once per request
+                self._told.add(message)
+                log.warning("%s: server refused %d of the records: %s", signal, rejected, message)
 
     def post(self, signal: str, request: Any) -> bool:
         """Send one Export request; True on 200. Raises ReplayAborted when retries run out."""
@@ -144,6 +175,7 @@ class Replayer:
             else:
                 self.stats.requests += 1
                 if resp.status_code == 200:
+                    self._note_partial(signal, resp.content)
                     return True
                 if resp.status_code not in RETRYABLE:
                     self.stats.rejected_requests += 1
@@ -224,5 +256,6 @@ def replay_command(args: argparse.Namespace) -> int:
     finally:
         replayer.close()
     s = replayer.stats
-    print(f"sent {s.records} records in {s.requests} requests ({s.retries} retries, {s.rejected_requests} refused)")
+    print(f"sent {s.records} records in {s.requests} requests ({s.retries} retries, {s.rejected_requests} refused"
+          + (f", {s.rejected_records} records refused by the server" if s.rejected_records else "") + ")")
     return 0 if ok else 1

@@ -93,3 +93,29 @@ def test_retry_after_parsing():
     assert retry_after_seconds("2.5") == 2.5
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == pytest.approx(10.0)
     assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+
+
+def test_partial_success_is_counted_and_reported(tiny_sim_dir, caplog):
+    """A 200 carrying partial success (records outside the server's retention) is not silent."""
+    import httpx
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
+
+    from rca_service.datasets.replay import partial_success
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        resp = ExportMetricsServiceResponse()
+        if request.url.path == "/v1/metrics":
+            resp.partial_success.rejected_data_points = 2
+            resp.partial_success.error_message = "rejected 2 data points: 2 older than the 24 h retention"
+        return httpx.Response(200, content=resp.SerializeToString())
+
+    case = load_cases("sim", tiny_sim_dir)[0].load()
+    r = Replayer("http://127.0.0.1:1", ReplayConfig(), client=httpx.Client(transport=httpx.MockTransport(reply)))
+    with caplog.at_level("WARNING"):
+        assert r.replay_case(case)
+    assert r.stats.rejected_requests == 0  # every request was answered 200 ...
+    assert r.stats.rejected_records >= 2 and r.stats.rejected_records % 2 == 0  # ... but some records were refused
+    # one warning per distinct reason, not one per request
+    assert sum("older than the 24 h retention" in m for m in caplog.messages) == 1
+    assert partial_success("traces", b"\xff\xff") == (0, "")
+    assert partial_success("logs", b"") == (0, "")
