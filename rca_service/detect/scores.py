@@ -27,6 +27,8 @@ class ServiceScore:
         signals: the signals that drove the score, strongest first; each signal's score is on
             the same scale (> 1 = that signal alone crosses the threshold).
         latent: the encoder's latent vector for the window (lstm_ae only).
+        anomalous_signals: every signal whose own score is above 1 at this step (not only the
+            top ones), for telling a new symptom from one already known.
     """
 
     service: str
@@ -38,6 +40,7 @@ class ServiceScore:
     detector: str
     signals: list[SignalScore] = field(default_factory=list)
     latent: list[float] | None = None
+    anomalous_signals: tuple[str, ...] = ()
 
     @property
     def anomalous(self) -> bool:
@@ -54,6 +57,7 @@ class ServiceScore:
             "threshold_method": self.threshold_method,
             "detector": self.detector,
             "signals": [vars(s).copy() for s in self.signals],
+            "anomalous_signals": list(self.anomalous_signals),
         }
 
 

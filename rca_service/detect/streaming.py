@@ -13,7 +13,11 @@ Incident rules (hysteresis, so a flapping signal does not open an incident every
   left were all single-step spikes (a network byte counter) that were back to normal a step
   later, and a real failure lasts; waiting for a second step costs one step of delay;
 - a service's *episode* lasts while it keeps being anomalous with gaps shorter than
-  `close_quiet_steps`; a firing service whose episode is still running extends its incident;
+  `close_quiet_steps`; a firing service whose episode is still running extends its incident,
+  unless a *new symptom* fires: a signal of the service that was not anomalous so far in the
+  episode is anomalous in `open_steps` of the last `open_window` steps, more than `join_steps`
+  after the incident began (a CPU surge twenty minutes into a memory problem is news, not
+  more of the same). Then the service starts a new episode, as below;
 - a service that fires after being quiet (a new episode) joins the newest open incident if that
   began at most `join_steps` before (one cause, several symptoms), else it opens an incident of
   its own, even while older incidents are still open: those are listed in its `related`. A
@@ -151,6 +155,9 @@ class _ServiceState:
         self.lstm_threshold: Threshold | None = None
         self.nsigma_threshold: Threshold | None = None
         self.home: str | None = None  # the incident the service's current episode belongs to
+        self.episode_signals: set[str] = set()  # signals anomalous so far in the current episode
+        self.onset: float | None = None  # start of a new-symptom episode being opened
+        self.hot: deque[tuple[str, ...]] = deque(maxlen=config.open_window)  # anomalous signals per step
         self.since_fit = 0
         self.since_calibration = 0
         self.last: ServiceScore | None = None
@@ -317,6 +324,7 @@ class StreamingDetector:
                 "recent": st.recent.to_dicts(),
                 "nsigma_raw": list(st.nsigma_raw),
                 "flags": [list(f) for f in st.flags],
+                "episode_signals": sorted(st.episode_signals),
                 "last": st.last.to_dict() if st.last else None,
                 "baseline": st.baseline.to_dict() if st.baseline else None,
                 "signal_ref": st.signal_ref,
@@ -366,6 +374,7 @@ class StreamingDetector:
                 st.signal_ref = dict(d.get("signal_ref", {}))
                 st.nsigma_raw.extend(d["nsigma_raw"])
                 st.flags.extend((float(t), bool(a)) for t, a in d["flags"])
+                st.episode_signals = set(d.get("episode_signals", []))
                 if d.get("last"):
                     st.last = _score_from_dict(d["last"])
                 # Restore what was in use rather than refit, so scoring resumes exactly.
@@ -533,7 +542,8 @@ class StreamingDetector:
                 self.on_latent(service, t, vec)
             except Exception:  # the vector store is best effort; detection must go on
                 log.exception("on_latent hook failed for %s", service)
-        return ServiceScore(service, float(t), raw / thr.value, raw, thr.value, thr.method, LSTM_AE, top, vec)
+        hot = tuple(enc.signals[j] for j in np.flatnonzero(np.nan_to_num(rel) > thr.value))
+        return ServiceScore(service, float(t), raw / thr.value, raw, thr.value, thr.method, LSTM_AE, top, vec, hot)
 
     def _update(self, t: float, scores: dict[str, ServiceScore], rows: dict[str, WindowFrame]) -> Incident | None:
         fired: dict[str, ServiceScore] = {}
@@ -541,6 +551,7 @@ class StreamingDetector:
             st = self._states[service]
             st.last = score
             st.flags.append((t, score.anomalous))
+            st.hot.append(score.anomalous_signals)
             if score.anomalous:
                 st.anomalous_steps.append(float(t))
             if not score.anomalous:
@@ -560,7 +571,15 @@ class StreamingDetector:
         # second problem ten minutes later is a new incident, not a footnote to the first).
         fresh: dict[str, ServiceScore] = {}
         for service, score in fired.items():
+            st = self._states[service]
             home = self._episode(service, t)
+            if home is not None and self._new_symptom(st, home, t):
+                home = None
+                # the new episode began when its new signals did, not when the old one did
+                new = self._firing_signals(st) - st.episode_signals
+                st.onset = min((ft for (ft, _), hot in zip(st.flags, st.hot) if new & set(hot)), default=t)
+            if home is None:  # a new episode: its symptoms so far are the signals firing now
+                st.episode_signals = self._firing_signals(st)
             if home is None and self._open and self._open[-1].start >= t - self.config.join_steps * self.step_seconds:
                 home = self._open[-1]
             if home is None:
@@ -568,11 +587,13 @@ class StreamingDetector:
             else:
                 self._join(home, service, score, t)
                 self._states[service].home = home.id
+                self._states[service].onset = None
         for inc in list(self._open):
             active = [s for s in inc.services if s in scores and scores[s].anomalous and self._episode(s, t) is inc]
             for service in active:
                 if service not in fired:
                     self._join(inc, service, scores[service], t)
+                self._states[service].episode_signals |= self._firing_signals(self._states[service])
             self._quiet[inc.id] = 0 if active else self._quiet.get(inc.id, 0) + 1
             if self._quiet[inc.id] >= self.config.close_quiet_steps:
                 inc.status = "resolved"
@@ -585,9 +606,25 @@ class StreamingDetector:
         inc.related = [i.id for i in self._open]
         for service in fresh:
             self._states[service].home = inc.id
+            self._states[service].onset = None
         self._open.append(inc)
         self._quiet[inc.id] = 0
         return inc
+
+    def _firing_signals(self, st: _ServiceState) -> set[str]:
+        """Signals anomalous in at least `open_steps` of the last `open_window` steps (a one-step
+        blip of a signal is not a symptom, as it would not be for a service)."""
+        counts: dict[str, int] = {}
+        for hot in st.hot:
+            for s in hot:
+                counts[s] = counts.get(s, 0) + 1
+        return {s for s, c in counts.items() if c >= self.config.open_steps}
+
+    def _new_symptom(self, st: _ServiceState, home: Incident, t: float) -> bool:
+        """A signal new to the service's running episode fires, past the incident's onset."""
+        if home.start >= t - self.config.join_steps * self.step_seconds:
+            return False  # still the onset: symptoms arriving one after another are one problem
+        return bool(self._firing_signals(st) - st.episode_signals)
 
     def _episode(self, service: str, t: float) -> Incident | None:
         """The open incident the service's running episode belongs to, None if it has none.
@@ -603,8 +640,10 @@ class StreamingDetector:
         return inc
 
     def _first_anomalous(self, service: str, t: float) -> float:
-        flags = self._states[service].flags
-        return min((ft for ft, a in flags if a), default=t)
+        st = self._states[service]
+        if st.onset is not None:
+            return st.onset
+        return min((ft for ft, a in st.flags if a), default=t)
 
     def _join(self, inc: Incident, service: str, score: ServiceScore, t: float) -> None:
         a = inc.services.get(service)
@@ -653,4 +692,5 @@ def _score_from_dict(d: dict) -> ServiceScore:
     from rca_service.detect.incident import SignalScore
 
     return ServiceScore(d["service"], d["time"], d["score"], d["raw"], d["threshold"], d["threshold_method"],
-                        d["detector"], [SignalScore(**s) for s in d.get("signals", [])])
+                        d["detector"], [SignalScore(**s) for s in d.get("signals", [])],
+                        anomalous_signals=tuple(d.get("anomalous_signals", ())))

@@ -230,3 +230,32 @@ def test_window_reuse_reads_one_step_and_scores_exactly_as_whole_reads(tiny_dete
     assert with_reuse == whole
     assert widths.count(1) > len(widths) / 3  # (the synthetic data also misses 2% of values at random)
     assert widths.count(tiny_detector.window) >= 3  # the gap forced whole reads
+
+
+def test_new_symptom_long_into_an_incident_opens_a_related_incident(tiny_detector):
+    """Memory shifted at 200 and stays anomalous; a CPU surge in the same service at 222 is news."""
+    frames = normal_frames(3, STEPS, seed=22)
+    service, first = _with_step_change(frames, 0, 5, 3.0, at=200)  # metric.memory_usage
+    f = frames[0]
+    v = f.values.copy()
+    cpu = f.signals.index("metric.cpu_usage")
+    v[BURST : BURST + 5, cpu] *= 50
+    frames[0] = make_frame(f.service, f.signals, v)
+    det, opened, t0 = _run(frames, tiny_detector, prime=120)
+    mine = sorted((i for i in opened if service in i.services), key=lambda i: i.start)
+    assert len(mine) == 2
+    old, new = mine
+    assert old.start < t0 + 205 * 60 <= t0 + BURST * 60 <= new.start <= t0 + (BURST + 2) * 60
+    assert old.id in new.related
+    assert new.services[service].signals[0].signal == "metric.cpu_usage"
+
+
+def test_symptoms_arriving_together_stay_one_incident(tiny_detector):
+    frames = normal_frames(3, STEPS, seed=23)
+    f = frames[0]
+    v = f.values.copy()
+    v[FAULT_AT : FAULT_AT + 6, 4] *= 50  # cpu first...
+    v[FAULT_AT + 2 : FAULT_AT + 6, 0] *= 50  # ...then traffic two steps later: the same problem
+    frames[0] = make_frame(f.service, f.signals, v)
+    det, opened, _ = _run(frames, tiny_detector, prime=120)
+    assert len(opened) == 1
