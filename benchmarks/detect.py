@@ -47,7 +47,7 @@ from rca_service.detect.calibration import CalibrationConfig  # noqa: E402
 from rca_service.detect.detector_model import DetectorModel, load_detector  # noqa: E402
 from rca_service.detect.nsigma import NSigmaConfig  # noqa: E402
 from rca_service.detect.streaming import DetectConfig, StreamingDetector  # noqa: E402
-from rca_service.records import MetricPoint, RecordBatch  # noqa: E402
+from rca_service.records import MetricPoint  # noqa: E402
 from rca_service.store.config import StoreConfig  # noqa: E402
 from rca_service.store.telemetry import TelemetryStore  # noqa: E402
 
@@ -75,6 +75,7 @@ class Outcome:
     false_incidents: int = 0
     fault_free_hours: float = 0.0
     incidents_in_fault_period: int = 0
+    by_type: dict[str, list[int]] = field(default_factory=dict)  # fault type -> [detected, faults]
 
     def row(self, within: float) -> dict:
         # A detector that opens incidents at random at its fault-free rate would still "detect"
@@ -92,6 +93,7 @@ class Outcome:
             "false_per_10h": 10 * self.false_incidents / max(self.fault_free_hours, 1e-9),
             "incidents_in_fault_period": self.incidents_in_fault_period,
             "detected_by_chance": round(chance, 1),
+            "detected_by_fault_type": {k: f"{d}/{n}" for k, (d, n) in sorted(self.by_type.items())},
         }
 
 
@@ -154,13 +156,16 @@ def run_fault_period(d: DayData, model: DetectorModel | None, cfg: DetectConfig,
             opened.append((t + STEP, inc))
         t += STEP
     out = Outcome(faults=len(d.faults), incidents_in_fault_period=len(opened))
-    for inject, service, _ in d.faults:
+    for inject, service, fault_type in d.faults:
+        counts = out.by_type.setdefault(fault_type, [0, 0])
+        counts[1] += 1
         hits = [(at, inc) for at, inc in opened if inc.start >= np.floor(inject / STEP) * STEP - STEP and at - inject <= within]
         if any(inc.start < inject - STEP and (inc.end is None or inc.end > inject) for _, inc in opened):
             out.blocked += 1
         if hits:
             at, inc = hits[0]
             out.detected += 1
+            counts[0] += 1
             out.delays.append(at - inject)
             out.right_service += service in inc.services
     return out
@@ -251,6 +256,10 @@ def main(argv: list[str] | None = None) -> int:
             total.blocked += o.blocked
             total.incidents_in_fault_period += o.incidents_in_fault_period
             total.false_incidents += fp
+            for k, (hit, n) in o.by_type.items():
+                total.by_type.setdefault(k, [0, 0])
+                total.by_type[k][0] += hit
+                total.by_type[k][1] += n
             total.fault_free_hours += hours
         results[name] = total.row(args.within)
     out = {
@@ -275,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
             md = "-" if r["median_delay_s"] is None else f"{r['median_delay_s']:.0f}s"
             print(f"{name:<20}{r['detected']:>10}{r['detected_share']:>8.2f}{md:>11}{r['false_per_10h']:>11.2f}"
                   f"{r['false_incidents']:>5}{r['fault_free_hours']:>8.1f}{r['with_right_service']:>11}{r['detected_by_chance']:>11.1f}")
+        for name, r in results.items():
+            print(f"  {name} by fault type: " + ", ".join(f"{k} {v}" for k, v in r["detected_by_fault_type"].items()))
         sp = out["speed_50_services_one_step_s"]
         print(f"one step, 50 services x 30 signals: lstm_ae {sp['lstm_ae'] * 1000:.1f} ms "
               f"(of which store reads {sp['store_reads'] * 1000:.1f} ms), nsigma {sp['nsigma'] * 1000:.1f} ms "

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from rca_service.detect.calibration import CalibrationConfig, Threshold
+from rca_service.detect.calibration import Threshold
 from rca_service.detect.features import FeatureConfig, RobustBaseline, reject_unknown_keys
 from rca_service.detect.scores import NSIGMA, ServiceScore, top_signal_scores
 from rca_service.errors import ConfigError

@@ -163,7 +163,7 @@ def test_fresh_failure_during_a_lasting_incident_opens_its_own_related_incident(
     v = f.values.copy()
     v[BURST : BURST + 5, 1] *= 50  # a burst 20 steps later in a quiet service
     frames[2] = make_frame(f.service, f.signals, v)
-    det, opened, t0 = _run(frames, tiny_detector, prime=120)
+    _, opened, t0 = _run(frames, tiny_detector, prime=120)
     first = next(i for i in opened if frames[0].service in i.services)
     second = next(i for i in opened if frames[2].service in i.services)
     assert first.id != second.id
@@ -182,7 +182,7 @@ def test_service_failing_again_after_recovering_opens_a_new_incident(tiny_detect
     v[201:205, 0] *= 50  # joins the first incident (same onset)...
     v[BURST : BURST + 4, 0] *= 50  # ...recovers, fails again much later
     frames[1] = make_frame(f.service, f.signals, v)
-    det, opened, t0 = _run(frames, tiny_detector, prime=120)
+    _, opened, t0 = _run(frames, tiny_detector, prime=120)
     with_svc = [i for i in opened if f.service in i.services]
     assert len(with_svc) == 2
     old, new = sorted(with_svc, key=lambda i: i.start)
@@ -235,13 +235,13 @@ def test_window_reuse_reads_one_step_and_scores_exactly_as_whole_reads(tiny_dete
 def test_new_symptom_long_into_an_incident_opens_a_related_incident(tiny_detector):
     """Memory shifted at 200 and stays anomalous; a CPU surge in the same service at 222 is news."""
     frames = normal_frames(3, STEPS, seed=22)
-    service, first = _with_step_change(frames, 0, 5, 3.0, at=200)  # metric.memory_usage
+    service, _ = _with_step_change(frames, 0, 5, 3.0, at=200)  # metric.memory_usage
     f = frames[0]
     v = f.values.copy()
     cpu = f.signals.index("metric.cpu_usage")
     v[BURST : BURST + 5, cpu] *= 50
     frames[0] = make_frame(f.service, f.signals, v)
-    det, opened, t0 = _run(frames, tiny_detector, prime=120)
+    _, opened, t0 = _run(frames, tiny_detector, prime=120)
     mine = sorted((i for i in opened if service in i.services), key=lambda i: i.start)
     assert len(mine) == 2
     old, new = mine
@@ -257,5 +257,5 @@ def test_symptoms_arriving_together_stay_one_incident(tiny_detector):
     v[FAULT_AT : FAULT_AT + 6, 4] *= 50  # cpu first...
     v[FAULT_AT + 2 : FAULT_AT + 6, 0] *= 50  # ...then traffic two steps later: the same problem
     frames[0] = make_frame(f.service, f.signals, v)
-    det, opened, _ = _run(frames, tiny_detector, prime=120)
+    _, opened, _ = _run(frames, tiny_detector, prime=120)
     assert len(opened) == 1
