@@ -103,7 +103,7 @@ class DetectorModel:
         """
         ref = self.family_ref[families]
         if signal_ref is not None:
-            ref = np.maximum(ref, np.nan_to_num(signal_ref, nan=0.0))
+            ref = np.fmax(ref, signal_ref)  # a NaN reference falls back to the family one
         return err / ref
 
     # -- persistence -------------------------------------------------------------------------

@@ -104,6 +104,6 @@ class NSigmaDetector:
         index = {s: i for i, s in enumerate(baseline.signals)}
         expected = np.array([baseline.median[index[s]] if s in index else np.nan for s in signals])
         top = top_signal_scores(signals, absz[0] / thr.value, absz[0], np.asarray(row, float), expected, self.config.top_signals)
-        hot = tuple(signals[j] for j in np.flatnonzero(np.nan_to_num(absz[0]) > thr.value))
+        hot = tuple(signals[j] for j in np.flatnonzero(absz[0] > thr.value))
         return ServiceScore(service, float(time), float(raw[0] / thr.value), float(raw[0]), thr.value, thr.method, NSIGMA, top,
                             anomalous_signals=hot)

@@ -542,7 +542,7 @@ class StreamingDetector:
                 self.on_latent(service, t, vec)
             except Exception:  # the vector store is best effort; detection must go on
                 log.exception("on_latent hook failed for %s", service)
-        hot = tuple(enc.signals[j] for j in np.flatnonzero(np.nan_to_num(rel) > thr.value))
+        hot = tuple(enc.signals[j] for j in np.flatnonzero(rel > thr.value))
         return ServiceScore(service, float(t), raw / thr.value, raw, thr.value, thr.method, LSTM_AE, top, vec, hot)
 
     def _update(self, t: float, scores: dict[str, ServiceScore], rows: dict[str, WindowFrame]) -> Incident | None:
