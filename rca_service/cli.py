@@ -98,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
         t.add_argument("--version", default=None)
         t.add_argument("--epochs", type=int, default=None)
         t.add_argument("--seed", type=int, default=0)
+    loc = tsub.choices["localizer"]
+    loc.add_argument("--repeat", type=int, default=1, help="weight of the --path cases: each is used this many times")
+    loc.add_argument("--calibrate-path", type=Path, default=None,
+                     help="labelled folder (of --calibrate-format) added to the held-out cases the confidence is calibrated on")
+    loc.add_argument("--calibrate-format", choices=["nezha", "rcaeval", "sim"], default="sim")
     return parser
 
 

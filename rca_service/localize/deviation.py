@@ -57,6 +57,11 @@ class SignalDeviation:
     onset: int | None
 
 
+def _sparse_count(vals: np.ndarray) -> bool:
+    """True for whole, non-negative numbers that are mostly zero or small (rare events per step)."""
+    return bool(vals.min() >= 0 and vals.mean() < 5.0 and np.all(vals == np.round(vals)))
+
+
 def robust_scale(baseline: np.ndarray) -> tuple[float, float]:
     """(median, scale) of a baseline; the scale never collapses to zero.
 
@@ -70,6 +75,10 @@ def robust_scale(baseline: np.ndarray) -> tuple[float, float]:
     med = float(np.median(vals))
     scale = _MAD_TO_STD * float(np.median(np.abs(vals - med)))
     floor = max(0.01 * abs(med), 1e-3)
+    if _sparse_count(vals):
+        # rare events per step (error logs, restarts): Poisson noise is about one event, so one
+        # stray error log after a silent hour is not a thousand-sigma event
+        floor = max(floor, 1.0)
     if scale < floor:
         scale = max(float(np.std(vals)), floor)
     return med, scale

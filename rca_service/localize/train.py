@@ -70,13 +70,20 @@ def folder_graphs(fmt: str, path: Path, builder: IncidentGraphBuilder, limit: in
 
 def train_localizer(out_dir: Path, version: str, n_train: int = 2000, n_heldout: int = 400, epochs: int = 30,
                     seed: int = 0, extra: list[LabelledGraph] | None = None, gnn: dict | None = None,
-                    progress: bool = False, source: str = "synthetic") -> dict:
-    """Train on synthetic (+ extra) graphs, calibrate on held-out synthetic graphs, save; returns metrics."""
+                    progress: bool = False, source: str = "synthetic",
+                    calibration_extra: list[LabelledGraph] | None = None) -> dict:
+    """Train on synthetic (+ extra) graphs, calibrate on held-out synthetic (+ `calibration_extra`)
+    graphs, save; returns metrics.
+
+    Calibrating on held-out cases from a second generator (the simulator's raw-telemetry path)
+    as well as the synthetic one makes the confidence honest under a change of system: a
+    temperature fitted only on the training generator's own cases is over-confident elsewhere.
+    """
     torch.manual_seed(seed)
     builder = IncidentGraphBuilder(GraphConfig())
     began = time.time()
     train = synthetic_graphs(n_train, seed, builder) + list(extra or [])
-    heldout = synthetic_graphs(n_heldout, seed + 10_000, builder)
+    heldout = synthetic_graphs(n_heldout, seed + 10_000, builder) + list(calibration_extra or [])
     gen_s = time.time() - began
     model = RootCauseGNN(GNNConfig(len(NODE_FEATURES), len(EDGE_FEATURES), **(gnn or {})))
     tcfg = TrainConfig(epochs=epochs, seed=seed)
@@ -84,7 +91,7 @@ def train_localizer(out_dir: Path, version: str, n_train: int = 2000, n_heldout:
     logits = [graph_logits(model, g.graph)[0] for g in heldout]
     calibration = Calibration.fit(logits, [g.target for g in heldout])
     metrics = {
-        "heldout_cases": len(heldout), "train_cases": len(train),
+        "heldout_cases": len(heldout), "heldout_from_folder": len(calibration_extra or []), "train_cases": len(train),
         "heldout_AC@1": top_k_accuracy(model, heldout, 1), "heldout_AC@3": top_k_accuracy(model, heldout, 3),
         "ece_before": calibration.ece_before, "ece_after": calibration.ece_after, "temperature": calibration.temperature,
         "final_loss": losses[-1], "data_seconds": round(gen_s, 1), "train_seconds": round(time.time() - began - gen_s, 1),
@@ -114,9 +121,10 @@ No benchmark labels were used unless the source above names a benchmark folder.
 
 {model.config.to_dict()}; training {tcfg.to_dict()}.
 
-## Held-out synthetic metrics
+## Held-out metrics
 
 - AC@1 {m['heldout_AC@1']:.3f}, AC@3 {m['heldout_AC@3']:.3f} on {m['heldout_cases']} held-out cases
+  ({m.get('heldout_from_folder', 0)} of them labelled cases from the calibration folder)
 - calibration: temperature {m['temperature']:.3f}; ECE {m['ece_before']:.3f} before, {m['ece_after']:.3f} after
 - Benchmark accuracy: run `benchmarks/rca_accuracy.py` (figures are on data this model never saw).
 """
@@ -128,13 +136,20 @@ def train_command(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else DEFAULT_OUT
     version = args.version or datetime.now(timezone.utc).strftime("v%Y%m%d%H%M")
     extra: list[LabelledGraph] = []
+    calibration: list[LabelledGraph] = []
     source = "synthetic frames only"
+    repeat = max(1, int(getattr(args, "repeat", 1) or 1))
     try:
+        builder = IncidentGraphBuilder(GraphConfig())
         if args.path is not None:
-            extra = folder_graphs(args.format, Path(args.path), IncidentGraphBuilder(GraphConfig()))
-            source = f"synthetic frames + {len(extra)} labelled cases from {args.format} folder {Path(args.path).name}"
-        metrics = train_localizer(out, version, epochs=args.epochs or 30, seed=args.seed, extra=extra,
-                                  progress=sys.stderr.isatty(), source=source)
+            extra = folder_graphs(args.format, Path(args.path), builder)
+            source = (f"synthetic frames + {len(extra)} labelled cases (x{repeat}) from {args.format} folder "
+                      f"{Path(args.path).name}")
+        if getattr(args, "calibrate_path", None) is not None:
+            calibration = folder_graphs(args.calibrate_format, Path(args.calibrate_path), builder)
+            source += f"; confidence calibrated with {len(calibration)} held-out cases from {Path(args.calibrate_path).name}"
+        metrics = train_localizer(out, version, epochs=args.epochs or 30, seed=args.seed, extra=extra * repeat,
+                                  progress=sys.stderr.isatty(), source=source, calibration_extra=calibration)
     except RcaError as exc:
         print(f"training failed: {exc}", file=sys.stderr)
         return 2

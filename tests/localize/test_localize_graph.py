@@ -132,3 +132,14 @@ def test_peer_labelled_client_latency_points_at_the_callee() -> None:
     assert g.x[c, col["peer.excess"]] > 2.0
     # the peer series describes the call, not a's own latency
     assert g.x[a, col["latency.peak"]] < g.x[c, col["peer.latency"]]
+
+
+def test_one_stray_event_after_a_silent_baseline_is_not_a_huge_deviation() -> None:
+    counts = np.zeros(60)
+    med, scale = robust_scale(counts)
+    assert (1.0 - med) / scale <= 1.0  # one error log after an hour of none: about one sigma
+    # a burst still stands out, and continuous signals keep their fine scale
+    assert (30.0 - med) / scale >= 30.0
+    ratios = np.zeros(60)
+    ratios[::7] = 0.5  # a fraction, not a count
+    assert robust_scale(ratios)[1] < 1.0

@@ -99,3 +99,24 @@ def test_fault_names_map_to_kinds() -> None:
     assert kind_of_fault("network_delay") == "network"
     assert kind_of_fault("exception") == "code_error"
     assert kind_of_fault("return") == "code_error"
+
+
+def test_confidence_is_calibrated_on_the_extra_held_out_cases_too(tmp_path) -> None:
+    from rca_service.localize.artifacts import load_artifacts
+    from rca_service.localize.train import train_localizer
+    from rca_service.localize.trainer import LabelledGraph
+
+    builder = IncidentGraphBuilder(GraphConfig())
+    # cases from "another system" the model gets wrong: labels moved off the true root
+    hard = [LabelledGraph(g.graph, (g.target + 1) % g.graph.num_nodes, g.kind, f"hard-{i}")
+            for i, g in enumerate(synthetic_graphs(12, 77, builder, SMALL))]
+    gnn = {"hidden": 8, "layers": 1, "heads": 1}
+    plain = train_localizer(tmp_path, "plain", n_train=24, n_heldout=12, epochs=2, gnn=gnn)
+    mixed = train_localizer(tmp_path, "mixed", n_train=24, n_heldout=12, epochs=2, gnn=gnn, calibration_extra=hard)
+    assert plain["heldout_from_folder"] == 0 and mixed["heldout_from_folder"] == 12
+    assert mixed["heldout_cases"] == 24
+    art = load_artifacts(tmp_path, "mixed")
+    assert art.calibration.heldout_cases == 24
+    assert "12 of them labelled cases from the calibration folder" in (art.path / "card.md").read_text()
+    # the same weights (same seed), but cases it gets wrong make it less sure of itself
+    assert mixed["temperature"] > plain["temperature"]
