@@ -79,6 +79,9 @@ class DetectConfig:
         open_window: see `open_steps`.
         strong_factor: a single step with score above this fires at once; None: never (a
             service needs `open_steps` anomalous steps).
+        change_factor: within `change_window_steps` steps after a change event (deploy,
+            config) of the service, a single step with score above this fires at once; None: never.
+        change_window_steps: see `change_factor`.
         close_quiet_steps: quiet steps after which an incident resolves.
         join_steps: a service that fires while an incident is open joins it only if the incident
             began at most this many steps before; later it opens an incident of its own.
@@ -100,6 +103,8 @@ class DetectConfig:
     open_steps: int = 2
     open_window: int = 3
     strong_factor: float | None = None
+    change_factor: float | None = 2.0
+    change_window_steps: int = 6
     close_quiet_steps: int = 2
     join_steps: int = 5
     top_signals: int = 3
@@ -120,8 +125,12 @@ class DetectConfig:
             raise ConfigError("DetectConfig.lookback_steps must be >= 0")
         if self.open_steps > self.open_window:
             raise ConfigError("DetectConfig.open_steps must be <= open_window")
-        if self.strong_factor is not None and self.strong_factor <= 1:
-            raise ConfigError("DetectConfig.strong_factor must be > 1 (or None)")
+        for name in ("strong_factor", "change_factor"):
+            value = getattr(self, name)
+            if value is not None and value <= 1:
+                raise ConfigError(f"DetectConfig.{name} must be > 1 (or None)")
+        if self.change_window_steps < 0:
+            raise ConfigError("DetectConfig.change_window_steps must be >= 0")
         if self.history_steps < self.min_history:
             raise ConfigError("DetectConfig.history_steps must be >= min_history")
 
@@ -545,6 +554,19 @@ class StreamingDetector:
         hot = tuple(enc.signals[j] for j in np.flatnonzero(rel > thr.value))
         return ServiceScore(service, float(t), raw / thr.value, raw, thr.value, thr.method, LSTM_AE, top, vec, hot)
 
+    def _break_after_change(self, service: str, score: ServiceScore, t: float) -> bool:
+        """A clear break right after a deploy or config change of the service fires at once:
+        the change is the likeliest cause, and a bad rollout should not wait a second step for
+        its rollback (nor slip through when the new version's level soon becomes the baseline)."""
+        cfg = self.config
+        if cfg.change_factor is None or score.score < cfg.change_factor:
+            return False
+        since = t - cfg.change_window_steps * self.step_seconds
+        try:
+            return bool(self.store.changes(service, since, t + self.step_seconds))
+        except (AttributeError, NotImplementedError):  # a store without change events
+            return False
+
     def _update(self, t: float, scores: dict[str, ServiceScore], rows: dict[str, WindowFrame]) -> Incident | None:
         fired: dict[str, ServiceScore] = {}
         for service, score in scores.items():
@@ -563,6 +585,7 @@ class StreamingDetector:
                     st.nsigma_raw.append(score.raw)
                 continue
             strong = self.config.strong_factor is not None and score.score >= self.config.strong_factor
+            strong = strong or self._break_after_change(service, score, t)
             if strong or sum(a for _, a in st.flags) >= self.config.open_steps:
                 fired[service] = score
                 self._digests[service] = _window_digest(rows[service])

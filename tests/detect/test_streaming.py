@@ -259,3 +259,45 @@ def test_symptoms_arriving_together_stay_one_incident(tiny_detector):
     frames[0] = make_frame(f.service, f.signals, v)
     _, opened, _ = _run(frames, tiny_detector, prime=120)
     assert len(opened) == 1
+
+
+class _StoreWithChanges(FrameStore):
+    """The fake store plus change events (deploys), as the real store records them."""
+
+    def __init__(self, frames, changes):
+        super().__init__(frames)
+        self._change_list = changes
+
+    def changes(self, service=None, start=None, end=None):
+        return [c for c in self._change_list if (service is None or c.service == service)
+                and (start is None or c.time >= start) and (end is None or c.time < end)]
+
+
+def test_one_clear_break_right_after_a_deploy_fires_at_once(tiny_detector):
+    from rca_service.records import ChangeEvent
+
+    frames = normal_frames(4, STEPS, seed=11)
+    f = frames[2]
+    v = f.values.copy()
+    v[FAULT_AT, 1] = v[FAULT_AT, 1] * 4.0 + 30 * np.nanstd(v[:FAULT_AT, 1])  # one step, then back
+    frames[2] = make_frame(f.service, f.signals, v)
+    t0 = int(frames[0].times[0])
+    deploy = ChangeEvent(f.service, t0 + FAULT_AT * 60 - 20, "deploy", "rollout of v2")
+    opened = {}
+    for name, changes in (("without", []), ("after_deploy", [deploy])):
+        store = _StoreWithChanges(frames, changes)
+        det = StreamingDetector(store, DetectConfig(lookback_steps=0), tiny_detector)
+        store.close_until(t0 + 120 * 60)
+        det.prime(t0, t0 + 120 * 60)
+        det.seek(t0 + 120 * 60)
+        opened[name] = []
+        for i in range(120, STEPS):
+            store.close_until(t0 + (i + 1) * 60)
+            opened[name] += det.step()
+    # a lone spike is not an incident (two of three steps are needed) ...
+    assert not any(f.service in inc.services for inc in opened["without"])
+    # ... unless the service was just deployed: then it opens one at that step
+    hits = [inc for inc in opened["after_deploy"] if f.service in inc.services]
+    assert len(hits) == 1 and hits[0].start == t0 + FAULT_AT * 60
+    with pytest.raises(ConfigError):
+        DetectConfig(change_factor=0.5)
