@@ -45,7 +45,7 @@ class ServiceDouble:
             self.graph.add_edge(a, b, calls=calls, errors=errors)
         self.incident = Incident(
             id="inc-test-0001", start=start, end=end, status="resolved", fingerprint="ab" * 32,
-            title="errors and latency in payments",
+            title="errors and latency in payments", related=["inc-test-0000"],
             services={
                 "payments": ServiceAnomaly("payments", start, end, 6.5, "lstm_ae", [
                     SignalScore("span.error_rate", 6.5, 0.2, 0.0), SignalScore("metric.cpu_usage", 3.1, 0.9, 0.3)]),

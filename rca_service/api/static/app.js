@@ -191,7 +191,19 @@
       el("p", { class: "mono muted" }, inc.id),
       el("p", {}, el("span", { class: `badge ${inc.status}` }, inc.status), ` ${fmtTime(inc.start)} → ${inc.end ? fmtTime(inc.end) : "ongoing"}`),
       verdict,
-      rca && rca.explanation ? el("p", { class: "explanation" }, rca.explanation) : null);
+      rca && rca.explanation ? el("p", { class: "explanation" }, rca.explanation) : null,
+      relatedLinks(inc.related || []));
+  }
+
+  /* Incidents still open when this one began: a second problem is its own incident, linked. */
+  function relatedLinks(ids) {
+    if (!ids.length) return null;
+    const links = [];
+    ids.forEach((id, i) => {
+      if (i) links.push(", ");
+      links.push(el("a", { href: `/ui/incidents/${encodeURIComponent(id)}`, class: "mono" }, id));
+    });
+    return el("p", { id: "related", class: "muted" }, "Began while these were open: ", ...links);
   }
 
   function evidenceItem(ev) {
