@@ -20,40 +20,34 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from google.protobuf.message import DecodeError
 
 from rca_service.datasets.case import Case
 from rca_service.datasets.config import config_from_dict
 from rca_service.datasets.loader import load_cases
 from rca_service.datasets.otlp_encode import encode_logs, encode_metrics, encode_spans
 from rca_service.errors import ConfigError, DatasetError
+from rca_service.ingest.signals import SIGNALS
 from rca_service.records import RecordBatch
 from rca_service.util import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
 RETRYABLE = frozenset({429, 502, 503, 504})
-PATHS = {"traces": "/v1/traces", "metrics": "/v1/metrics", "logs": "/v1/logs"}
-# The Export*ServiceResponse of each signal and its partial-success count field.
-_RESPONSES = {
-    "traces": ("opentelemetry.proto.collector.trace.v1.trace_service_pb2", "ExportTraceServiceResponse", "rejected_spans"),
-    "metrics": ("opentelemetry.proto.collector.metrics.v1.metrics_service_pb2", "ExportMetricsServiceResponse",
-                "rejected_data_points"),
-    "logs": ("opentelemetry.proto.collector.logs.v1.logs_service_pb2", "ExportLogsServiceResponse", "rejected_log_records"),
-}
+# Per signal name: its OTLP/HTTP path, response message and partial-success field.
+SIGNALS_BY_NAME = {sig.name: sig for sig in SIGNALS}
 
 
 def partial_success(signal: str, body: bytes) -> tuple[int, str]:
     """(rejected items, error message) from a 200 response body; (0, "") when it has none."""
-    import importlib
-
-    module, cls, field = _RESPONSES[signal]
-    msg = getattr(importlib.import_module(module), cls)()
+    sig = SIGNALS_BY_NAME[signal]
+    msg = sig.response_type()
     try:
         msg.ParseFromString(body)
-    except Exception:  # noqa: BLE001 - a body we cannot read reports nothing; the request succeeded
+    except DecodeError:  # a body we cannot read reports nothing; the request succeeded
         return 0, ""
     ps = msg.partial_success
-    return int(getattr(ps, field)), ps.error_message
+    return int(getattr(ps, sig.rejected_field)), ps.error_message
 
 
 class ReplayAborted(DatasetError):
@@ -165,7 +159,7 @@ class Replayer:
         body = request.SerializeToString()
         if self.config.gzip:
             body = gzip.compress(body, compresslevel=5)
-        url = self.endpoint + PATHS[signal]
+        url = self.endpoint + SIGNALS_BY_NAME[signal].http_path
         wait = self.config.backoff_s
         for attempt in range(self.config.max_retries + 1):
             try:
