@@ -562,10 +562,7 @@ class StreamingDetector:
         if cfg.change_factor is None or score.score < cfg.change_factor:
             return False
         since = t - cfg.change_window_steps * self.step_seconds
-        try:
-            return bool(self.store.changes(service, since, t + self.step_seconds))
-        except (AttributeError, NotImplementedError):  # a store without change events
-            return False
+        return bool(self.store.changes(service, since, t + self.step_seconds))
 
     def _update(self, t: float, scores: dict[str, ServiceScore], rows: dict[str, WindowFrame]) -> Incident | None:
         fired: dict[str, ServiceScore] = {}

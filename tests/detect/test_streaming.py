@@ -261,18 +261,6 @@ def test_symptoms_arriving_together_stay_one_incident(tiny_detector):
     assert len(opened) == 1
 
 
-class _StoreWithChanges(FrameStore):
-    """The fake store plus change events (deploys), as the real store records them."""
-
-    def __init__(self, frames, changes):
-        super().__init__(frames)
-        self._change_list = changes
-
-    def changes(self, service=None, start=None, end=None):
-        return [c for c in self._change_list if (service is None or c.service == service)
-                and (start is None or c.time >= start) and (end is None or c.time < end)]
-
-
 def test_one_clear_break_right_after_a_deploy_fires_at_once(tiny_detector):
     from rca_service.records import ChangeEvent
 
@@ -285,7 +273,7 @@ def test_one_clear_break_right_after_a_deploy_fires_at_once(tiny_detector):
     deploy = ChangeEvent(f.service, t0 + FAULT_AT * 60 - 20, "deploy", "rollout of v2")
     opened = {}
     for name, changes in (("without", []), ("after_deploy", [deploy])):
-        store = _StoreWithChanges(frames, changes)
+        store = FrameStore(frames, changes=changes)
         det = StreamingDetector(store, DetectConfig(lookback_steps=0), tiny_detector)
         store.close_until(t0 + 120 * 60)
         det.prime(t0, t0 + 120 * 60)
