@@ -7,13 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from netutil import free_port
+from netutil import free_port, wait_http_ok
 from rca_service.demo import DemoConfig, demo_settings
 from rca_service.errors import ConfigError
 
@@ -71,15 +70,7 @@ def test_demo_yes_runs_the_loop_and_serve_shows_its_state(tmp_path: Path) -> Non
                               env={**os.environ, "RCA_STEP_SECONDS": "5"})
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 90
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None and time.time() < deadline, "serve did not become ready"
-            time.sleep(0.5)
+        wait_http_ok(server, f"{base}/readyz", timeout=90)
         incidents = httpx.get(f"{base}/api/v1/incidents").json()
         incidents = incidents.get("incidents", incidents) if isinstance(incidents, dict) else incidents
         assert incidents, "the demo's incident is gone after restart"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from netutil import free_port
+from netutil import free_port, wait_http_ok
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogExporter
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcMetricExporter
@@ -65,16 +65,7 @@ class Server:
         return self.log.read_text()[-3000:]
 
     def wait(self, path: str, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if httpx.get(self.base + path, timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            assert self.proc.poll() is None, f"serve exited with {self.proc.returncode}:\n{self.output()}"
-            assert time.monotonic() < deadline, f"{path} never answered 200:\n{self.output()}"
-            time.sleep(0.2)
+        wait_http_ok(self.proc, self.base + path, timeout, detail=self.output)
 
     def get(self, path: str, **params) -> dict:
         r = httpx.get(self.base + path, params=params, timeout=10)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from netutil import free_port
+from netutil import free_port, wait_http_ok
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from rca_service.ingest.synthetic import trace_requests
@@ -24,19 +24,6 @@ from rca_service.store.telemetry import TelemetryStore
 
 REPO = Path(__file__).resolve().parents[2]
 STEP = 2
-
-
-def _wait_healthy(proc: subprocess.Popen, base: str, log: Path, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None, f"serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}"
-        assert time.monotonic() < deadline, f"/healthz never answered 200:\n{log.read_text()[-3000:]}"
-        time.sleep(0.2)
 
 
 @pytest.mark.parametrize("stop_signal", [
@@ -54,7 +41,7 @@ def test_stop_signal_saves_state_and_exits_zero(tmp_path, stop_signal):
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
     try:
-        _wait_healthy(proc, base, log)
+        wait_http_ok(proc, f"{base}/healthz", detail=lambda: log.read_text()[-3000:])
         request = next(trace_requests(1, spans_per_request=6, n_services=1, start_ns=int((time.time() - 5) * 1e9)))
         r = httpx.post(f"{base}/v1/traces", content=request.SerializeToString(),
                        headers={"Content-Type": "application/x-protobuf"}, timeout=10)
