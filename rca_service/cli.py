@@ -53,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baselines", action="store_true", help="also run rcaeval's BARO and NSigma")
     p.add_argument("--limit", type=int, default=None, help="only the first N cases")
     p.add_argument("--models-dir", type=Path, default=None)
+    p.add_argument("--version", default="latest", help="localizer version (default: LATEST)")
+    p.add_argument("--cross-validate", action="store_true",
+                   help="fine-tune the version on the folder's other folds (Nezha: days; RCAEval: repetitions) "
+                        "and rank each fold with the model that never saw its labels")
 
     p = sub.add_parser("demo", help="run the end-to-end demo on embedded defaults")
     _add_service_args(p, 4318, 4317)
@@ -103,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     loc.add_argument("--calibrate-path", type=Path, default=None,
                      help="labelled folder (of --calibrate-format) added to the held-out cases the confidence is calibrated on")
     loc.add_argument("--calibrate-format", choices=["nezha", "rcaeval", "sim"], default="sim")
+    loc.add_argument("--init", default=None,
+                     help="fine-tune this version (in the models dir) on the --path cases instead of training from scratch")
     return parser
 
 

@@ -15,7 +15,7 @@ import logging
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +24,12 @@ import pandas as pd
 from rca_service.datasets import load_cases
 from rca_service.errors import DatasetError, RcaError
 from rca_service.localize.calibration import expected_calibration_error
+from rca_service.localize.finetune import FineTuneConfig, ReplaySets, cross_validate
 from rca_service.localize.metrics import label_rank, services_from_columns, summarize, summarize_by
 from rca_service.localize.pipeline import CaseRun, PipelineConfig, run_case
 from rca_service.localize.ranker import Localizer, load_localizer
+from rca_service.localize.train import kind_of_fault
+from rca_service.localize.trainer import LabelledGraph
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +108,10 @@ def evaluate_case(ref, localizer: Localizer, cfg: PipelineConfig, baselines: boo
     began = time.perf_counter()
     run = run_case(ref, cfg)
     result = localizer.rank(run.incident, run.store, anchor=run.anchor)
-    seconds = time.perf_counter() - began
+    return _outcome(ref, run, result, time.perf_counter() - began, cfg, baselines)
+
+
+def _outcome(ref, run: CaseRun, result, seconds: float, cfg: PipelineConfig, baselines: bool) -> CaseOutcome:
     top = result.root_causes[0] if result.root_causes else None
     outcome = CaseOutcome(
         case=ref.name, label=ref.label_service, fault=ref.fault_type,
@@ -116,6 +122,12 @@ def evaluate_case(ref, localizer: Localizer, cfg: PipelineConfig, baselines: boo
     if baselines:
         outcome.baselines = run_baselines(run, cfg.history_seconds, cfg.after_seconds)
     return outcome
+
+
+def _failed(ref, baselines: bool) -> CaseOutcome:
+    """A case that could not be run: it counts as a miss for every method."""
+    return CaseOutcome(ref.name, ref.label_service, ref.fault_type, [], False, 0.0, True, "unknown", 0.0,
+                       {n: [] for n in BASELINES} if baselines else {})
 
 
 def report(outcomes: list[CaseOutcome], with_baselines: bool) -> dict:
@@ -160,39 +172,125 @@ def format_report(rep: dict) -> str:
     lines += ["", _table(rep), "",
               f"calibration: ECE {cal['ece']:.3f}, mean top confidence {cal['mean_confidence']:.2f}, "
               f"{cal['inconclusive']} inconclusive, {cal['detected']}/{len(rep['cases'])} detected by the detector"]
+    cv = rep.get("cross_validation")
+    if cv:
+        lines.append(f"cross-validated: {cv['base']} fine-tuned per fold on the other folds' labelled cases; "
+                     f"cases per fold {cv['folds']}")
     return "\n".join(lines)
+
+
+def _pipeline_config(localizer: Localizer, models_dir: Path | None) -> PipelineConfig:
+    return PipelineConfig(history_seconds=localizer.artifacts.graph_config.history_seconds,
+                          after_seconds=localizer.artifacts.graph_config.analysis_seconds, models_dir=models_dir)
+
+
+def _refs(fmt: str, path: Path, limit: int | None) -> list:
+    refs = load_cases(fmt, path)
+    return refs if limit is None else refs[:limit]
 
 
 def evaluate(fmt: str, path: Path, localizer: Localizer, limit: int | None = None, baselines: bool = False,
              cfg: PipelineConfig | None = None, models_dir: Path | None = None) -> dict:
     """Run every case (or the first `limit`) and return the report dict."""
-    cfg = cfg or PipelineConfig(history_seconds=localizer.artifacts.graph_config.history_seconds,
-                                after_seconds=localizer.artifacts.graph_config.analysis_seconds, models_dir=models_dir)
-    refs = load_cases(fmt, path)
-    if limit is not None:
-        refs = refs[:limit]
+    cfg = cfg or _pipeline_config(localizer, models_dir)
     outcomes = []
-    for ref in refs:
+    for ref in _refs(fmt, path, limit):
         try:
             outcomes.append(evaluate_case(ref, localizer, cfg, baselines))
         except RcaError as exc:  # one unreadable case must not sink the run; it counts as a miss
             log.warning("case %s failed: %s", ref.name, exc)
-            outcomes.append(CaseOutcome(ref.name, ref.label_service, ref.fault_type, [], False, 0.0, True, "unknown", 0.0,
-                                        {n: [] for n in BASELINES} if baselines else {}))
-    return report(outcomes, baselines)
+            outcomes.append(_failed(ref, baselines))
+    rep = report(outcomes, baselines)
+    rep["seen_labels"] = seen_labels(localizer, fmt, [o.case for o in outcomes])
+    return rep
+
+
+def seen_labels(localizer: Localizer, fmt: str, cases: list[str]) -> int:
+    """How many of these cases' labels the model (or the version it was fine-tuned from) was trained on."""
+    meta = localizer.artifacts.meta
+    seen = set()
+    for rec in (meta.get("labelled_cases") or {}, meta.get("init_labelled_cases") or {}):
+        if rec.get("format") == fmt:
+            seen |= set(rec.get("cases", []))
+    return sum(c in seen for c in cases)
+
+
+def fold_of_case(fmt: str, name: str) -> str:
+    """The cross-validation fold of a case: the recording day for Nezha (`<day>/<case>`), the
+    repetition for RCAEval (`<service>_<fault>/<n>`: every fold holds every service and fault)."""
+    if fmt == "nezha":
+        return name.split("/")[0]
+    if fmt == "rcaeval":
+        return name.rsplit("/", 1)[-1]
+    raise DatasetError(f"no cross-validation folds for format {fmt!r} (nezha: by day, rcaeval: by repetition)")
+
+
+def evaluate_cross_validated(fmt: str, path: Path, localizer: Localizer, config: FineTuneConfig | None = None,
+                             limit: int | None = None, baselines: bool = False, cfg: PipelineConfig | None = None,
+                             models_dir: Path | None = None) -> dict:
+    """Held-out figures for a model fine-tuned on a dataset's own labels: the cases are split into
+    folds (`fold_of_case`); each fold is ranked by `localizer` fine-tuned on the other folds only.
+
+    Every case is replayed once; its graph serves as a training case for the other folds' models
+    and is ranked by its own fold's model. The report says which model ranked which fold."""
+    config = config or FineTuneConfig()
+    cfg = cfg or _pipeline_config(localizer, models_dir)
+    prepared, failed = [], []
+    for ref in _refs(fmt, path, limit):
+        began = time.perf_counter()
+        try:
+            run = run_case(ref, cfg)
+            graph = localizer.builder.build(run.incident, run.store, run.anchor)
+        except RcaError as exc:
+            log.warning("case %s failed: %s", ref.name, exc)
+            failed.append(_failed(ref, baselines))
+            continue
+        prepared.append((ref, run, graph, time.perf_counter() - began))
+    labelled = [LabelledGraph(g, g.services.index(ref.label_service), kind_of_fault(ref.fault_type), ref.name)
+                for ref, _, g, _ in prepared if ref.label_service in g.services]
+    fold_of = lambda name: fold_of_case(fmt, name)  # noqa: E731
+    models = cross_validate(localizer.model, labelled, fold_of, config, ReplaySets.build(config, localizer.builder),
+                            folds=[fold_of(ref.name) for ref, *_ in prepared])
+    rankers = {f: Localizer(replace(localizer.artifacts, version=f"{localizer.version}+finetuned-without-{f}", model=m,
+                                    calibration=c, hashes={}), localizer.config) for f, (m, c) in models.items()}
+    outcomes = list(failed)
+    for ref, run, graph, seconds in prepared:
+        ranker = rankers[fold_of(ref.name)]
+        began = time.perf_counter()
+        result = ranker.rank_graph(run.incident.id, graph, run.store)
+        outcomes.append(_outcome(ref, run, result, seconds + time.perf_counter() - began, cfg, baselines))
+    rep = report(outcomes, baselines)
+    rep["cross_validation"] = {"base": localizer.version, "folds": {f: sum(fold_of(o.case) == f for o in outcomes) for f in models},
+                               "finetune": config.to_dict(), "labelled_cases": len(labelled)}
+    rep["seen_labels"] = 0
+    return rep
 
 
 def eval_command(args: argparse.Namespace) -> int:
-    """`rca-service eval --format F --path DIR [--json] [--baselines] [--limit N] [--models-dir D]`."""
+    """`rca-service eval --format F --path DIR [--json] [--baselines] [--limit N] [--models-dir D] [--version V]
+    [--cross-validate]`."""
     models_dir = Path(args.models_dir) if getattr(args, "models_dir", None) else DEFAULT_MODELS_DIR
     try:
-        localizer = load_localizer(models_dir, "latest")
-        rep = evaluate(args.format, Path(args.path), localizer, limit=args.limit, baselines=args.baselines,
-                       models_dir=models_dir)
+        localizer = load_localizer(models_dir, getattr(args, "version", "latest") or "latest")
+        if getattr(args, "cross_validate", False):
+            seen = seen_labels(localizer, args.format, [r.name for r in _refs(args.format, Path(args.path), args.limit)])
+            if seen:
+                base = (localizer.artifacts.meta.get("init") or {}).get("version")
+                hint = f" (it was fine-tuned from {base}: --version {base})" if base else ""
+                raise RcaError(f"localizer {localizer.version} was trained on the labels of {seen} of these cases; "
+                               f"cross-validate a version that was not{hint}")
+            rep = evaluate_cross_validated(args.format, Path(args.path), localizer, limit=args.limit,
+                                           baselines=args.baselines, models_dir=models_dir)
+        else:
+            rep = evaluate(args.format, Path(args.path), localizer, limit=args.limit, baselines=args.baselines,
+                           models_dir=models_dir)
     except RcaError as exc:
         print(f"eval failed: {exc}", file=sys.stderr)
         return 2
     rep["model"] = localizer.model_info()
+    if rep["seen_labels"]:
+        print(f"warning: localizer {localizer.version} was trained on the labels of {rep['seen_labels']} of these "
+              f"{len(rep['cases'])} cases: these figures are not held-out (see --cross-validate)", file=sys.stderr)
     if args.json:
         print(json.dumps(rep))
     else:

@@ -20,8 +20,9 @@ import torch
 
 from rca_service.datasets import load_cases
 from rca_service.errors import RcaError
-from rca_service.localize.artifacts import save_artifacts
+from rca_service.localize.artifacts import LocalizerArtifacts, load_artifacts, save_artifacts
 from rca_service.localize.calibration import Calibration
+from rca_service.localize.finetune import FineTuneConfig, ReplaySets, fine_tune
 from rca_service.localize.gnn import GNNConfig, RootCauseGNN
 from rca_service.localize.graph import EDGE_FEATURES, NODE_FEATURES, GraphConfig, IncidentGraphBuilder
 from rca_service.localize.pipeline import PipelineConfig, run_case
@@ -68,10 +69,16 @@ def folder_graphs(fmt: str, path: Path, builder: IncidentGraphBuilder, limit: in
     return out
 
 
+def labelled_cases_meta(fmt: str | None, graphs: list[LabelledGraph]) -> dict:
+    """What a model's meta records of the labelled folder cases it was trained on, so that
+    `eval` can tell held-out figures from figures on training cases."""
+    return {"format": fmt, "cases": sorted({g.name for g in graphs})} if fmt and graphs else {}
+
+
 def train_localizer(out_dir: Path, version: str, n_train: int = 2000, n_heldout: int = 400, epochs: int = 30,
                     seed: int = 0, extra: list[LabelledGraph] | None = None, gnn: dict | None = None,
                     progress: bool = False, source: str = "synthetic",
-                    calibration_extra: list[LabelledGraph] | None = None) -> dict:
+                    calibration_extra: list[LabelledGraph] | None = None, extra_format: str | None = None) -> dict:
     """Train on synthetic (+ extra) graphs, calibrate on held-out synthetic (+ `calibration_extra`)
     graphs, save; returns metrics.
 
@@ -98,8 +105,35 @@ def train_localizer(out_dir: Path, version: str, n_train: int = 2000, n_heldout:
     }
     card = _card(version, source, model, tcfg, metrics)
     meta = {"trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "source": source,
-            "train": tcfg.to_dict(), "metrics": metrics}
+            "train": tcfg.to_dict(), "metrics": metrics, "labelled_cases": labelled_cases_meta(extra_format, list(extra or []))}
     save_artifacts(out_dir, version, model, builder.config, calibration, card, meta)
+    return metrics
+
+
+def finetune_localizer(out_dir: Path, version: str, init: LocalizerArtifacts, labelled: list[LabelledGraph], fmt: str,
+                       config: FineTuneConfig, source: str, calibration_extra: list[LabelledGraph] | None = None,
+                       progress: bool = False) -> dict:
+    """Fine-tune the `init` version on labelled folder cases (see finetune.py), save as `version`;
+    returns metrics. The graph features and configuration are the init version's."""
+    began = time.time()
+    builder = IncidentGraphBuilder(init.graph_config)
+    replay = ReplaySets.build(config, builder)
+    model, calibration = fine_tune(init.model, labelled, config, replay, calibration_extra, progress=progress)
+    heldout = replay.heldout + list(calibration_extra or [])
+    metrics = {
+        "heldout_cases": len(heldout), "heldout_from_folder": len(calibration_extra or []),
+        "train_cases": len(replay.train) + len(labelled) * config.repeat,
+        "heldout_AC@1": top_k_accuracy(model, heldout, 1), "heldout_AC@3": top_k_accuracy(model, heldout, 3),
+        "ece_before": calibration.ece_before, "ece_after": calibration.ece_after, "temperature": calibration.temperature,
+        "seconds": round(time.time() - began, 1),
+    }
+    tcfg = TrainConfig(epochs=config.epochs, lr=config.lr, seed=config.seed)
+    card = _card(version, f"{source}; fine-tuned from {init.version} ({config.to_dict()})", model, tcfg, metrics)
+    prior = init.meta.get("labelled_cases") or {}
+    meta = {"trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "source": source,
+            "init": {"version": init.version, "sha256": init.hashes, "meta": init.meta}, "finetune": config.to_dict(),
+            "metrics": metrics, "labelled_cases": labelled_cases_meta(fmt, labelled), "init_labelled_cases": prior}
+    save_artifacts(out_dir, version, model, init.graph_config, calibration, card, meta)
     return metrics
 
 
@@ -131,7 +165,10 @@ No benchmark labels were used unless the source above names a benchmark folder.
 
 
 def train_command(args: argparse.Namespace) -> int:
-    """`rca-service train localizer [--format sim|rcaeval|nezha --path DIR] [--out D] [--version V] [--epochs N]`."""
+    """`rca-service train localizer [--format sim|rcaeval|nezha --path DIR] [--init VERSION] [--out D] [--version V] [--epochs N]`.
+
+    With `--init`, the named version in the models dir is fine-tuned on the `--path` cases
+    instead of a model being trained from scratch."""
     torch.set_num_threads(2)
     out = Path(args.out) if args.out else DEFAULT_OUT
     version = args.version or datetime.now(timezone.utc).strftime("v%Y%m%d%H%M")
@@ -139,17 +176,27 @@ def train_command(args: argparse.Namespace) -> int:
     calibration: list[LabelledGraph] = []
     source = "synthetic frames only"
     repeat = max(1, int(getattr(args, "repeat", 1) or 1))
+    init_version = getattr(args, "init", None)
     try:
-        builder = IncidentGraphBuilder(GraphConfig())
+        init = load_artifacts(out, init_version) if init_version else None
+        builder = IncidentGraphBuilder(init.graph_config if init else GraphConfig())
         if args.path is not None:
             extra = folder_graphs(args.format, Path(args.path), builder)
-            source = (f"synthetic frames + {len(extra)} labelled cases (x{repeat}) from {args.format} folder "
-                      f"{Path(args.path).name}")
+            source = (f"{'' if init else 'synthetic frames + '}{len(extra)} labelled cases (x{repeat}) from {args.format} "
+                      f"folder {Path(args.path).name}")
         if getattr(args, "calibrate_path", None) is not None:
             calibration = folder_graphs(args.calibrate_format, Path(args.calibrate_path), builder)
             source += f"; confidence calibrated with {len(calibration)} held-out cases from {Path(args.calibrate_path).name}"
-        metrics = train_localizer(out, version, epochs=args.epochs or 30, seed=args.seed, extra=extra * repeat,
-                                  progress=sys.stderr.isatty(), source=source, calibration_extra=calibration)
+        if init is not None:
+            if not extra:
+                raise RcaError("--init fine-tunes on labelled cases: give --path (and --format)")
+            config = FineTuneConfig(epochs=args.epochs or FineTuneConfig.epochs, repeat=repeat, seed=args.seed)
+            metrics = finetune_localizer(out, version, init, extra, args.format, config, source, calibration,
+                                         progress=sys.stderr.isatty())
+        else:
+            metrics = train_localizer(out, version, epochs=args.epochs or 30, seed=args.seed, extra=extra * repeat,
+                                      progress=sys.stderr.isatty(), source=source, calibration_extra=calibration,
+                                      extra_format=args.format if extra else None)
     except RcaError as exc:
         print(f"training failed: {exc}", file=sys.stderr)
         return 2
