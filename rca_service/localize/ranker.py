@@ -113,8 +113,9 @@ class Localizer:
         graph = self.builder.build(incident, store, anchor)
         return self.rank_graph(incident.id, graph, store)
 
-    def rank_graph(self, incident_id: str, graph: IncidentGraph, store: TelemetryStoreAPI) -> RCAResult:
-        """Rank an already built incident graph; `store` supplies the evidence."""
+    def rank_graph(self, incident_id: str, graph: IncidentGraph, store: TelemetryStoreAPI | None) -> RCAResult:
+        """Rank an already built incident graph; `store` supplies the evidence (None: a ranking
+        without evidence, as evaluation over many cases needs, which cannot keep every store)."""
         logits, kind_logits = graph_logits(self.model, graph)
         conf = self.calibration.confidences(logits)
         order = np.argsort(-logits, kind="stable")[: self.config.max_candidates]
@@ -122,7 +123,7 @@ class Localizer:
         for pos, i in enumerate(order):
             kind = self._kind(graph.details[i], kind_logits[i])
             signal = self._signal(graph.details[i], kind)
-            evidence = self._evidence(graph, int(i), store) if pos < self.config.evidence_for else []
+            evidence = self._evidence(graph, int(i), store) if store is not None and pos < self.config.evidence_for else []
             causes.append(RootCause(service=graph.services[i], kind=kind, score=float(logits[i]),
                                     confidence=float(conf[i]), signal=signal, evidence=evidence))
         inconclusive = self.calibration.inconclusive(conf, graph.max_deviation())

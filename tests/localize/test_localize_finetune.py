@@ -106,4 +106,5 @@ def test_cross_validated_eval_on_two_repetitions(tiny_models_dir, sockshop_dir, 
     assert [c["case"] for c in rep["cases"]] == ["carts_cpu/1", "carts_cpu/2"]
     assert rep["cross_validation"]["folds"] == {"1": 1, "2": 1}
     assert rep["cross_validation"]["base"] == "t1" and rep["seen_labels"] == 0
+    assert 0.0 <= rep["cross_validation"]["base_model"]["AC@1"] <= 1.0
     assert all(c["label"] == "carts" and "carts" in c["ranks"] for c in rep["cases"])
