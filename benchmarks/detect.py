@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     detectors = {
         "lstm_ae": (model, DetectConfig(calibration=CalibrationConfig(risk=risk))),
         "nsigma_calibrated": (None, DetectConfig(calibration=CalibrationConfig(risk=risk), nsigma=NSigmaConfig(risk=risk))),
-        "nsigma_plain": (None, DetectConfig(calibration=CalibrationConfig(risk=risk, min_points=10**9),
+        "nsigma_plain": (None, DetectConfig(calibration=CalibrationConfig(risk=risk, min_points=10**9, min_points_short=10**9),
                                             nsigma=NSigmaConfig(risk=risk))),
     }
     results = {}

@@ -14,10 +14,13 @@ Incident rules (hysteresis, so a flapping signal does not open an incident every
   later, and a real failure lasts; waiting for a second step costs one step of delay;
 - a service's *episode* lasts while it keeps being anomalous with gaps shorter than
   `close_quiet_steps`; a firing service whose episode is still running extends its incident,
-  unless a *new symptom* fires: a signal of the service that was not anomalous so far in the
-  episode is anomalous in `open_steps` of the last `open_window` steps, more than `join_steps`
+  unless a *new symptom* fires: a signal of the service that is not anomalous in the running
+  episode turns from quiet to anomalous for `open_steps` steps in a row, more than `join_steps`
   after the incident began (a CPU surge twenty minutes into a memory problem is news, not
-  more of the same). Then the service starts a new episode, as below;
+  more of the same). Then the service starts a new episode, as below. A signal that recovered
+  (quiet for `close_quiet_steps` steps) leaves the episode's symptoms, so its relapse is news
+  too: on Nezha a second CPU fault on a service came while the memory disturbance of the first
+  kept its episode running, and it used to vanish into the old incident;
 - a service that fires after being quiet (a new episode) joins the newest open incident if that
   began at most `join_steps` before (one cause, several symptoms), else it opens an incident of
   its own, even while older incidents are still open: those are listed in its `related`. A
@@ -37,12 +40,12 @@ import time as _time
 import warnings
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from rca_service.detect.calibration import CalibrationConfig, Threshold, calibrate
+from rca_service.detect.calibration import SHORT_HISTORY, CalibrationConfig, Threshold, calibrate
 from rca_service.detect.detector_model import DetectorModel
 from rca_service.detect.features import FeatureConfig, RobustBaseline, encode_frame, family_index, reject_unknown_keys
 from rca_service.detect.history import SignalRows
@@ -164,9 +167,12 @@ class _ServiceState:
         self.lstm_threshold: Threshold | None = None
         self.nsigma_threshold: Threshold | None = None
         self.home: str | None = None  # the incident the service's current episode belongs to
-        self.episode_signals: set[str] = set()  # signals anomalous so far in the current episode
+        self.episode_signals: set[str] = set()  # signals anomalous in the current episode, not recovered
+        self.last_hot: dict[str, float] = {}  # signal -> the last step it was anomalous
+        self.lead: set[str] = set()  # a new-symptom episode's new signals (listed first)
         self.onset: float | None = None  # start of a new-symptom episode being opened
         self.hot: deque[tuple[str, ...]] = deque(maxlen=config.open_window)  # anomalous signals per step
+        self.hot_long: deque[tuple[str, ...]] = deque(maxlen=config.open_window + config.open_steps)
         self.since_fit = 0
         self.since_calibration = 0
         self.last: ServiceScore | None = None
@@ -334,6 +340,7 @@ class StreamingDetector:
                 "nsigma_raw": list(st.nsigma_raw),
                 "flags": [list(f) for f in st.flags],
                 "episode_signals": sorted(st.episode_signals),
+                "last_hot": st.last_hot,
                 "last": st.last.to_dict() if st.last else None,
                 "baseline": st.baseline.to_dict() if st.baseline else None,
                 "signal_ref": st.signal_ref,
@@ -384,6 +391,7 @@ class StreamingDetector:
                 st.nsigma_raw.extend(d["nsigma_raw"])
                 st.flags.extend((float(t), bool(a)) for t, a in d["flags"])
                 st.episode_signals = set(d.get("episode_signals", []))
+                st.last_hot = {k: float(v) for k, v in d.get("last_hot", {}).items()}
                 if d.get("last"):
                     st.last = _score_from_dict(d["last"])
                 # Restore what was in use rather than refit, so scoring resumes exactly.
@@ -437,7 +445,7 @@ class StreamingDetector:
 
     def _recalibrate(self, st: _ServiceState) -> None:
         cal = self.config.calibration
-        st.nsigma_threshold = calibrate(np.array(st.nsigma_raw), cal) if len(st.nsigma_raw) >= cal.min_points else None
+        st.nsigma_threshold = calibrate(np.array(st.nsigma_raw), cal) if len(st.nsigma_raw) >= cal.min_points_short else None
         if self.model is not None:
             st.lstm_threshold = calibrate(self._lstm_history_raw(st), cal, self.model.global_threshold)
 
@@ -452,7 +460,9 @@ class StreamingDetector:
         with warnings.catch_warnings():  # signals never observed in normal steps have no quantile
             warnings.simplefilter("ignore", RuntimeWarning)
             q = np.nanquantile(m, 1 - 1 / max(2, self.config.calibration.min_points), axis=0)
-        st.signal_ref = {s: float(q[i]) for i, s in enumerate(signals) if counts[i] >= self.config.calibration.min_points}
+        # A short history (min_points_short) already gives a usable reference: with fewer points
+        # the quantile is their maximum, which errs high (a quieter score), not low.
+        st.signal_ref = {s: float(q[i]) for i, s in enumerate(signals) if counts[i] >= self.config.calibration.min_points_short}
         families = np.array([family_index(s) for s in signals], dtype=np.int64)
         refs = np.array([st.signal_ref.get(s, 0.0) for s in signals])
         return nanmax_rows(self.model.relative_errors(m, families, refs))
@@ -570,7 +580,10 @@ class StreamingDetector:
             st = self._states[service]
             st.last = score
             st.flags.append((t, score.anomalous))
+            self._forget_recovered(st, t)
             st.hot.append(score.anomalous_signals)
+            st.hot_long.append(score.anomalous_signals)
+            st.last_hot.update(dict.fromkeys(score.anomalous_signals, float(t)))
             if score.anomalous:
                 st.anomalous_steps.append(float(t))
             if not score.anomalous:
@@ -583,7 +596,7 @@ class StreamingDetector:
                 continue
             strong = self.config.strong_factor is not None and score.score >= self.config.strong_factor
             strong = strong or self._break_after_change(service, score, t)
-            if strong or sum(a for _, a in st.flags) >= self.config.open_steps:
+            if strong or sum(a for _, a in st.flags) >= self._steps_to_fire(score):
                 fired[service] = score
                 self._digests[service] = _window_digest(rows[service])
         # Firing services whose episode is running extend its incident; a new episode joins the
@@ -593,11 +606,14 @@ class StreamingDetector:
         for service, score in fired.items():
             st = self._states[service]
             home = self._episode(service, t)
-            if home is not None and self._new_symptom(st, home, t):
+            if home is None:
+                st.lead = set()  # a fresh episode after quiet: all its signals are news
+            elif self._new_symptom(st, home, t):
                 home = None
                 # the new episode began when its new signals did, not when the old one did
-                new = self._firing_signals(st) - st.episode_signals
+                new = self._new_signals(st)
                 st.onset = min((ft for (ft, _), hot in zip(st.flags, st.hot) if new & set(hot)), default=t)
+                st.lead = new  # the new incident is about the new signals: they lead its evidence
             if home is None:  # a new episode: its symptoms so far are the signals firing now
                 st.episode_signals = self._firing_signals(st)
             if home is None and self._open and self._open[-1].start >= t - self.config.join_steps * self.step_seconds:
@@ -613,7 +629,10 @@ class StreamingDetector:
             for service in active:
                 if service not in fired:
                     self._join(inc, service, scores[service], t)
-                self._states[service].episode_signals |= self._firing_signals(self._states[service])
+                if inc.start >= t - self.config.join_steps * self.step_seconds:
+                    # symptoms join the episode during its onset; later ones are news to judge
+                    # (`_new_signals`), not to absorb
+                    self._states[service].episode_signals |= self._firing_signals(self._states[service])
             self._quiet[inc.id] = 0 if active else self._quiet.get(inc.id, 0) + 1
             if self._quiet[inc.id] >= self.config.close_quiet_steps:
                 inc.status = "resolved"
@@ -631,6 +650,11 @@ class StreamingDetector:
         self._quiet[inc.id] = 0
         return inc
 
+    def _steps_to_fire(self, score: ServiceScore) -> int:
+        """`open_steps`, or all `open_window` steps when the threshold came from a short history
+        (`CalibrationConfig.min_points_short`): it is less certain, so the evidence must last."""
+        return self.config.open_window if score.threshold_method == SHORT_HISTORY else self.config.open_steps
+
     def _firing_signals(self, st: _ServiceState) -> set[str]:
         """Signals anomalous in at least `open_steps` of the last `open_window` steps (a one-step
         blip of a signal is not a symptom, as it would not be for a service)."""
@@ -640,11 +664,35 @@ class StreamingDetector:
                 counts[s] = counts.get(s, 0) + 1
         return {s for s, c in counts.items() if c >= self.config.open_steps}
 
+    def _forget_recovered(self, st: _ServiceState, t: float) -> None:
+        """Drop from the episode's symptoms the signals quiet for `close_quiet_steps` steps before t
+        (the same quiet that ends an episode ends a symptom), so their relapse is a new symptom."""
+        horizon = t - self.config.close_quiet_steps * self.step_seconds
+        st.episode_signals = {s for s in st.episode_signals if st.last_hot.get(s, t) >= horizon}
+        if len(st.last_hot) > 4 * len(st.episode_signals) + 64:  # keep the map small on long runs
+            st.last_hot = {s: v for s, v in st.last_hot.items() if v >= horizon}
+
+    def _new_signals(self, st: _ServiceState) -> set[str]:
+        """Signals not among the episode's symptoms that turned from quiet (in the `open_window`
+        steps before) to anomalous in each of the last `open_steps` steps.
+
+        Stricter than firing: during a lasting anomaly, signals tied to it (the CPU that serves a
+        traffic surge) cross their threshold now and then, and two such crossings in three steps
+        are chance, not a new problem; a clean onset after quiet is not.
+        """
+        n, w = self.config.open_steps, self.config.open_window
+        if len(st.hot_long) < n + w:
+            return set()
+        steps = list(st.hot_long)
+        onset = set(steps[-n]).intersection(*steps[-n:])
+        before = set().union(*steps[-n - w : -n])
+        return onset - before - st.episode_signals
+
     def _new_symptom(self, st: _ServiceState, home: Incident, t: float) -> bool:
         """A signal new to the service's running episode fires, past the incident's onset."""
         if home.start >= t - self.config.join_steps * self.step_seconds:
             return False  # still the onset: symptoms arriving one after another are one problem
-        return bool(self._firing_signals(st) - st.episode_signals)
+        return bool(self._new_signals(st))
 
     def _episode(self, service: str, t: float) -> Incident | None:
         """The open incident the service's running episode belongs to, None if it has none.
@@ -667,6 +715,11 @@ class StreamingDetector:
 
     def _join(self, inc: Incident, service: str, score: ServiceScore, t: float) -> None:
         a = inc.services.get(service)
+        lead = self._states[service].lead
+        if lead:  # a new-symptom episode: its new signals lead the evidence, kept past their peak
+            now = {sig.signal for sig in score.signals}
+            kept = [sig for sig in (a.signals if a is not None else []) if sig.signal in lead and sig.signal not in now]
+            score = replace(score, signals=sorted(kept + list(score.signals), key=lambda sig: sig.signal not in lead))
         if a is None:
             inc.services[service] = ServiceAnomaly(service, self._first_anomalous(service, t), t, score.score,
                                                    score.detector, list(score.signals))

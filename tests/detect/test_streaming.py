@@ -35,6 +35,17 @@ def _with_step_change(frames, service_idx, col, factor, at=FAULT_AT):
     return f.service, f.signals[col]
 
 
+def _memory_shift_with_cpu_bursts(steps) -> tuple[list, str]:
+    """Service 0's memory shifts at 200 and stays anomalous; its CPU is 50x at `steps`."""
+    frames = normal_frames(3, STEPS, seed=22)
+    service, _ = _with_step_change(frames, 0, 5, 3.0, at=200)  # metric.memory_usage
+    f = frames[0]
+    v = f.values.copy()
+    v[list(steps), f.signals.index("metric.cpu_usage")] *= 50
+    frames[0] = make_frame(f.service, f.signals, v)
+    return frames, service
+
+
 def test_step_change_opens_one_incident_naming_service_and_signal(tiny_detector):
     frames = normal_frames(4, STEPS, seed=11)
     service, signal = _with_step_change(frames, 1, 2, 3.0)
@@ -234,13 +245,7 @@ def test_window_reuse_reads_one_step_and_scores_exactly_as_whole_reads(tiny_dete
 
 def test_new_symptom_long_into_an_incident_opens_a_related_incident(tiny_detector):
     """Memory shifted at 200 and stays anomalous; a CPU surge in the same service at 222 is news."""
-    frames = normal_frames(3, STEPS, seed=22)
-    service, _ = _with_step_change(frames, 0, 5, 3.0, at=200)  # metric.memory_usage
-    f = frames[0]
-    v = f.values.copy()
-    cpu = f.signals.index("metric.cpu_usage")
-    v[BURST : BURST + 5, cpu] *= 50
-    frames[0] = make_frame(f.service, f.signals, v)
+    frames, service = _memory_shift_with_cpu_bursts(range(BURST, BURST + 5))
     _, opened, t0 = _run(frames, tiny_detector, prime=120)
     mine = sorted((i for i in opened if service in i.services), key=lambda i: i.start)
     assert len(mine) == 2
@@ -289,3 +294,39 @@ def test_one_clear_break_right_after_a_deploy_fires_at_once(tiny_detector):
     assert len(hits) == 1 and hits[0].start == t0 + FAULT_AT * 60
     with pytest.raises(ConfigError):
         DetectConfig(change_factor=0.5)
+
+
+def test_a_recovered_signal_failing_again_in_a_running_episode_opens_a_related_incident(tiny_detector):
+    """CPU is part of the onset at 200, recovers, and surges again at 222 while memory keeps the
+    service's episode running: the relapse is news, not more of the same."""
+    frames, service = _memory_shift_with_cpu_bursts([*range(200, 205), *range(BURST, BURST + 5)])
+    _, opened, t0 = _run(frames, tiny_detector, prime=120)
+    mine = sorted((i for i in opened if service in i.services), key=lambda i: i.start)
+    assert len(mine) == 2
+    old, new = mine
+    assert old.start <= t0 + 201 * 60 and "metric.cpu_usage" in {s.signal for s in old.services[service].signals}
+    assert t0 + BURST * 60 <= new.start <= t0 + (BURST + 2) * 60 and old.id in new.related
+    assert new.services[service].signals[0].signal == "metric.cpu_usage"
+
+
+def test_a_signal_flickering_with_a_lasting_anomaly_is_not_a_new_symptom(tiny_detector):
+    """Two threshold crossings in three steps of a side signal during a lasting anomaly are chance."""
+    # crossings never come after a quiet spell
+    frames, service = _memory_shift_with_cpu_bursts([BURST, BURST + 2, BURST + 3, BURST + 5, BURST + 6, BURST + 8])
+    _, opened, _ = _run(frames, tiny_detector, prime=120)
+    assert len([i for i in opened if service in i.services]) == 1
+
+
+def test_short_history_threshold_needs_a_lasting_anomaly(tiny_detector):
+    """An hour of history gives each service its own (short-history) threshold instead of the wide
+    global one; being less certain, it opens incidents only on anomalies lasting `open_window` steps."""
+    frames = normal_frames(3, 110, seed=24)
+    f = frames[1]
+    v = f.values.copy()
+    v[70:72, 0] *= 50  # two steps: enough with a long history, not with a short one
+    frames[1] = make_frame(f.service, f.signals, v)
+    service, _ = _with_step_change(frames, 2, 2, 3.0, at=90)
+    det, opened, t0 = _run(frames, tiny_detector, DetectConfig(lookback_steps=0, min_history=10), steps=110, prime=60)
+    assert det.threshold(service).method == "exp-tail"
+    assert [sorted(i.services) for i in opened] == [[service]]
+    assert opened[0].start == t0 + 90 * 60
