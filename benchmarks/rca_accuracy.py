@@ -34,7 +34,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from rca_service.datasets import load_cases  # noqa: E402
-from rca_service.localize.evaluate import evaluate, evaluate_cross_validated, format_report, seen_labels  # noqa: E402
+from rca_service.localize.evaluate import (evaluate, evaluate_cross_validated, format_report, recipe_folders,  # noqa: E402
+                                          seen_labels)
 from rca_service.localize.finetune import FineTuneConfig  # noqa: E402
 from rca_service.localize.ranker import load_localizer  # noqa: E402
 from rca_service.localize.synthetic import SyntheticConfig, SyntheticIncidents  # noqa: E402
@@ -43,6 +44,18 @@ from rca_service.localize.synthetic import SyntheticConfig, SyntheticIncidents  
 def _default(path: str) -> Path | None:
     p = Path(path)
     return p if p.exists() else None
+
+
+def _recipe_path(folders: dict, role: str) -> Path | None:
+    """The folder a fine-tuning recipe used for `role`, when it is on this machine (else the
+    cross-validation runs without it, and says so)."""
+    rec = folders.get(role)
+    if not rec:
+        return None
+    if not Path(rec["path"]).exists():
+        print(f"warning: the recipe's {role} folder {rec['path']} is not here; cross-validating without it")
+        return None
+    return Path(rec["path"])
 
 
 def speed(localizer, repeats: int = 5) -> dict:
@@ -99,11 +112,16 @@ def main(argv: list[str] | None = None) -> int:
         t = time.time()
         cases = [r.name for r in load_cases(fmt, path)][: args.limit]
         if seen_labels(localizer, fmt, cases):
-            init = localizer.artifacts.meta["init"]
-            base = load_localizer(args.models_dir, init["version"])
+            meta = localizer.artifacts.meta
+            base = load_localizer(args.models_dir, meta["init"]["version"])
             print(f"\n{localizer.version} saw {name}'s labels: cross-validating its base {base.version} fine-tuned the same way")
-            rep = evaluate_cross_validated(fmt, path, base, FineTuneConfig.from_dict(localizer.artifacts.meta["finetune"]),
-                                           limit=args.limit, baselines=not args.no_baselines, models_dir=args.models_dir)
+            folders = meta.get("finetune_folders", {})
+            replay, calibration = recipe_folders(base, {r: _recipe_path(folders, r) for r in ("replay", "calibrate")},
+                                                 {r: folders.get(r, {}).get("format") for r in ("replay", "calibrate")},
+                                                 args.models_dir)
+            rep = evaluate_cross_validated(fmt, path, base, FineTuneConfig.from_dict(meta["finetune"]), limit=args.limit,
+                                           baselines=not args.no_baselines, models_dir=args.models_dir, replay=replay,
+                                           calibration=calibration)
         else:
             rep = evaluate(fmt, path, localizer, limit=args.limit, baselines=not args.no_baselines, models_dir=args.models_dir)
         print(f"\n== {name} ({len(rep['cases'])} cases, {time.time() - t:.0f} s)\n{format_report(rep)}")

@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cross-validate", action="store_true",
                    help="fine-tune the version on the folder's other folds (Nezha: days; RCAEval: repetitions) "
                         "and rank each fold with the model that never saw its labels")
+    for role, what in (("replay", "mixed into each fold's fine-tuning"), ("calibrate", "added to each fold's calibration")):
+        p.add_argument(f"--{role}-path", type=Path, default=None, help=f"with --cross-validate: labelled folder {what}")
+        p.add_argument(f"--{role}-format", choices=["nezha", "rcaeval", "sim"], default="sim")
 
     p = sub.add_parser("demo", help="run the end-to-end demo on embedded defaults")
     _add_service_args(p, 4318, 4317)
@@ -109,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     loc.add_argument("--calibrate-format", choices=["nezha", "rcaeval", "sim"], default="sim")
     loc.add_argument("--init", default=None,
                      help="fine-tune this version (in the models dir) on the --path cases instead of training from scratch")
+    loc.add_argument("--replay-path", type=Path, default=None,
+                     help="with --init: labelled folder (of --replay-format) mixed into the fine-tuning, e.g. the cases "
+                          "the init version was trained on")
+    loc.add_argument("--replay-format", choices=["nezha", "rcaeval", "sim"], default="sim")
     return parser
 
 

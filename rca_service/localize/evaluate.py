@@ -29,7 +29,7 @@ from rca_service.localize.metrics import label_rank, services_from_columns, summ
 from rca_service.localize.pipeline import CaseRun, PipelineConfig, run_case
 from rca_service.localize.ranker import Localizer, load_localizer
 from rca_service.localize.result import RCAResult
-from rca_service.localize.train import kind_of_fault
+from rca_service.localize.train import folder_graphs, kind_of_fault
 from rca_service.localize.trainer import LabelledGraph
 
 log = logging.getLogger(__name__)
@@ -232,9 +232,11 @@ def fold_of_case(fmt: str, name: str) -> str:
 
 def evaluate_cross_validated(fmt: str, path: Path, localizer: Localizer, config: FineTuneConfig | None = None,
                              limit: int | None = None, baselines: bool = False, cfg: PipelineConfig | None = None,
-                             models_dir: Path | None = None) -> dict:
+                             models_dir: Path | None = None, replay: list[LabelledGraph] | None = None,
+                             calibration: list[LabelledGraph] | None = None) -> dict:
     """Held-out figures for a model fine-tuned on a dataset's own labels: the cases are split into
-    folds (`fold_of_case`); each fold is ranked by `localizer` fine-tuned on the other folds only.
+    folds (`fold_of_case`); each fold is ranked by `localizer` fine-tuned on the other folds only
+    (with the `replay` and `calibration` cases of the recipe, see `finetune.ReplaySets`).
 
     Every case is replayed once; its graph serves as a training case for the other folds' models
     and is ranked by its own fold's model. The report says which model ranked which fold."""
@@ -256,7 +258,7 @@ def evaluate_cross_validated(fmt: str, path: Path, localizer: Localizer, config:
     labelled = [LabelledGraph(g, g.services.index(ref.label_service), kind_of_fault(ref.fault_type), ref.name)
                 for ref, _, _, g, _ in prepared if ref.label_service in g.services]
     fold_of = lambda name: fold_of_case(fmt, name)  # noqa: E731
-    models = cross_validate(localizer.model, labelled, fold_of, config, ReplaySets.build(config, localizer.builder),
+    models = cross_validate(localizer.model, labelled, fold_of, config, ReplaySets.build(config, localizer.builder, replay, calibration),
                             folds=[fold_of(ref.name) for ref, *_ in prepared])
     rankers = {f: Localizer(replace(localizer.artifacts, version=f"{localizer.version}+finetuned-without-{f}", model=m,
                                     calibration=c, hashes={}), localizer.config) for f, (m, c) in models.items()}
@@ -272,14 +274,23 @@ def evaluate_cross_validated(fmt: str, path: Path, localizer: Localizer, config:
     # the base model on the same graphs: what fine-tuning on the other folds added
     rep["cross_validation"] = {"base": localizer.version, "folds": {f: sum(fold_of(o.case) == f for o in outcomes) for f in models},
                                "finetune": config.to_dict(), "labelled_cases": len(labelled),
+                               "replay_cases": len(replay or []), "calibration_cases": len(calibration or []),
                                "base_model": summarize(base_ranked)}
     rep["seen_labels"] = 0
     return rep
 
 
+def recipe_folders(localizer: Localizer, paths: dict, formats: dict,
+                   models_dir: Path | None = None) -> tuple[list[LabelledGraph], list[LabelledGraph]]:
+    """The replay and calibration cases of a fine-tuning recipe, from labelled folders
+    (role → path; a None path: none of that role)."""
+    return tuple(folder_graphs(formats[role], Path(paths[role]), localizer.builder, models_dir=models_dir)
+                 if paths.get(role) else [] for role in ("replay", "calibrate"))
+
+
 def eval_command(args: argparse.Namespace) -> int:
     """`rca-service eval --format F --path DIR [--json] [--baselines] [--limit N] [--models-dir D] [--version V]
-    [--cross-validate]`."""
+    [--cross-validate [--replay-path DIR] [--calibrate-path DIR]]`."""
     models_dir = Path(args.models_dir) if getattr(args, "models_dir", None) else DEFAULT_MODELS_DIR
     try:
         localizer = load_localizer(models_dir, getattr(args, "version", "latest") or "latest")
@@ -290,8 +301,12 @@ def eval_command(args: argparse.Namespace) -> int:
                 hint = f" (it was fine-tuned from {base}: --version {base})" if base else ""
                 raise RcaError(f"localizer {localizer.version} was trained on the labels of {seen} of these cases; "
                                f"cross-validate a version that was not{hint}")
+            replay, calibration = recipe_folders(localizer, {"replay": args.replay_path, "calibrate": args.calibrate_path},
+                                                 {"replay": args.replay_format, "calibrate": args.calibrate_format},
+                                                 models_dir)
             rep = evaluate_cross_validated(args.format, Path(args.path), localizer, limit=args.limit,
-                                           baselines=args.baselines, models_dir=models_dir)
+                                           baselines=args.baselines, models_dir=models_dir, replay=replay,
+                                           calibration=calibration)
         else:
             rep = evaluate(args.format, Path(args.path), localizer, limit=args.limit, baselines=args.baselines,
                            models_dir=models_dir)

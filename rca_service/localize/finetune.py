@@ -63,32 +63,39 @@ class FineTuneConfig:
 
 @dataclass
 class ReplaySets:
-    """The synthetic graphs a fine-tuning run mixes in and calibrates on (built once, reused by folds)."""
+    """What a fine-tuning run mixes into training and calibrates on, besides the new labelled
+    cases (built once, reused by every fold).
+
+    Attributes:
+        train: synthetic incidents, plus labelled cases the base was trained on (for example its
+            simulator cases): without them it drifts away from what it learned there.
+        heldout: held-out synthetic incidents, plus held-out labelled cases, for the temperature.
+    """
 
     train: list[LabelledGraph]
     heldout: list[LabelledGraph]
 
     @classmethod
-    def build(cls, config: FineTuneConfig, builder: IncidentGraphBuilder) -> "ReplaySets":
+    def build(cls, config: FineTuneConfig, builder: IncidentGraphBuilder, replay: list[LabelledGraph] | None = None,
+              calibration: list[LabelledGraph] | None = None) -> "ReplaySets":
         from rca_service.localize.train import synthetic_graphs  # train.py imports this module
 
-        return cls(synthetic_graphs(config.synthetic_cases, config.synthetic_seed, builder) if config.synthetic_cases else [],
-                   synthetic_graphs(config.heldout_cases, config.synthetic_seed + 10_000, builder))
+        synthetic = synthetic_graphs(config.synthetic_cases, config.synthetic_seed, builder) if config.synthetic_cases else []
+        return cls(synthetic + list(replay or []),
+                   synthetic_graphs(config.heldout_cases, config.synthetic_seed + 10_000, builder) + list(calibration or []))
 
 
 def fine_tune(base: RootCauseGNN, labelled: list[LabelledGraph], config: FineTuneConfig, replay: ReplaySets,
-              calibration_extra: list[LabelledGraph] | None = None, progress: bool = False) -> tuple[RootCauseGNN, Calibration]:
-    """A copy of `base` trained further on `labelled` (× repeat) plus the synthetic replay set,
-    and its temperature refitted on held-out synthetic (+ `calibration_extra`) cases.
-    The base model is left untouched."""
+              progress: bool = False) -> tuple[RootCauseGNN, Calibration]:
+    """A copy of `base` trained further on `labelled` (× repeat) plus the replay set, and its
+    temperature refitted on the replay set's held-out cases. The base model is left untouched."""
     if not labelled:
         raise InputError("fine-tuning needs at least one labelled case")
     model = copy.deepcopy(base)
     torch.manual_seed(config.seed)
     fit(model, replay.train + labelled * config.repeat,
         TrainConfig(epochs=config.epochs, lr=config.lr, seed=config.seed), progress=progress)
-    heldout = replay.heldout + list(calibration_extra or [])
-    calibration = Calibration.fit([graph_logits(model, g.graph)[0] for g in heldout], [g.target for g in heldout])
+    calibration = Calibration.fit([graph_logits(model, g.graph)[0] for g in replay.heldout], [g.target for g in replay.heldout])
     return model, calibration
 
 

@@ -53,9 +53,12 @@ def synthetic_graphs(n: int, seed: int, builder: IncidentGraphBuilder, config: S
     return out
 
 
-def folder_graphs(fmt: str, path: Path, builder: IncidentGraphBuilder, limit: int | None = None) -> list[LabelledGraph]:
-    """Labelled graphs from a benchmark or simulator folder, through adapters, store and detector."""
-    cfg = PipelineConfig(history_seconds=builder.config.history_seconds, after_seconds=builder.config.analysis_seconds)
+def folder_graphs(fmt: str, path: Path, builder: IncidentGraphBuilder, limit: int | None = None,
+                  models_dir: Path | None = None) -> list[LabelledGraph]:
+    """Labelled graphs from a benchmark or simulator folder, through adapters, store and detector
+    (the trained detector of `models_dir`, as `eval` uses it; None: n-sigma)."""
+    cfg = PipelineConfig(history_seconds=builder.config.history_seconds, after_seconds=builder.config.analysis_seconds,
+                         models_dir=models_dir)
     out = []
     for ref in load_cases(fmt, path)[:limit]:
         try:
@@ -111,29 +114,32 @@ def train_localizer(out_dir: Path, version: str, n_train: int = 2000, n_heldout:
 
 
 def finetune_localizer(out_dir: Path, version: str, init: LocalizerArtifacts, labelled: list[LabelledGraph], fmt: str,
-                       config: FineTuneConfig, source: str, calibration_extra: list[LabelledGraph] | None = None,
+                       config: FineTuneConfig, source: str, replay: list[LabelledGraph] | None = None,
+                       calibration: list[LabelledGraph] | None = None, folders: dict | None = None,
                        progress: bool = False) -> dict:
     """Fine-tune the `init` version on labelled folder cases (see finetune.py), save as `version`;
-    returns metrics. The graph features and configuration are the init version's."""
+    returns metrics. `replay` cases (for example the simulator cases the init version was trained
+    on) are mixed into training, `calibration` cases join the held-out set of the temperature;
+    `folders` (role → {"format", "path"}) is recorded so that benchmarks can cross-validate the
+    same recipe. The graph features and configuration are the init version's."""
     began = time.time()
     builder = IncidentGraphBuilder(init.graph_config)
-    replay = ReplaySets.build(config, builder)
-    model, calibration = fine_tune(init.model, labelled, config, replay, calibration_extra, progress=progress)
-    heldout = replay.heldout + list(calibration_extra or [])
+    sets = ReplaySets.build(config, builder, replay, calibration)
+    model, calib = fine_tune(init.model, labelled, config, sets, progress=progress)
     metrics = {
-        "heldout_cases": len(heldout), "heldout_from_folder": len(calibration_extra or []),
-        "train_cases": len(replay.train) + len(labelled) * config.repeat,
-        "heldout_AC@1": top_k_accuracy(model, heldout, 1), "heldout_AC@3": top_k_accuracy(model, heldout, 3),
-        "ece_before": calibration.ece_before, "ece_after": calibration.ece_after, "temperature": calibration.temperature,
+        "heldout_cases": len(sets.heldout), "heldout_from_folder": len(calibration or []),
+        "train_cases": len(sets.train) + len(labelled) * config.repeat, "replay_from_folder": len(replay or []),
+        "heldout_AC@1": top_k_accuracy(model, sets.heldout, 1), "heldout_AC@3": top_k_accuracy(model, sets.heldout, 3),
+        "ece_before": calib.ece_before, "ece_after": calib.ece_after, "temperature": calib.temperature,
         "seconds": round(time.time() - began, 1),
     }
     tcfg = TrainConfig(epochs=config.epochs, lr=config.lr, seed=config.seed)
     card = _card(version, f"{source}; fine-tuned from {init.version} ({config.to_dict()})", model, tcfg, metrics)
-    prior = init.meta.get("labelled_cases") or {}
     meta = {"trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "source": source,
             "init": {"version": init.version, "sha256": init.hashes, "meta": init.meta}, "finetune": config.to_dict(),
-            "metrics": metrics, "labelled_cases": labelled_cases_meta(fmt, labelled), "init_labelled_cases": prior}
-    save_artifacts(out_dir, version, model, init.graph_config, calibration, card, meta)
+            "finetune_folders": dict(folders or {}), "metrics": metrics,
+            "labelled_cases": labelled_cases_meta(fmt, labelled), "init_labelled_cases": init.meta.get("labelled_cases") or {}}
+    save_artifacts(out_dir, version, model, init.graph_config, calib, card, meta)
     return metrics
 
 
@@ -164,11 +170,16 @@ No benchmark labels were used unless the source above names a benchmark folder.
 """
 
 
+def _folder(fmt: str, path) -> dict:
+    return {"format": fmt, "path": str(Path(path).resolve())}
+
+
 def train_command(args: argparse.Namespace) -> int:
     """`rca-service train localizer [--format sim|rcaeval|nezha --path DIR] [--init VERSION] [--out D] [--version V] [--epochs N]`.
 
     With `--init`, the named version in the models dir is fine-tuned on the `--path` cases
-    instead of a model being trained from scratch."""
+    instead of a model being trained from scratch; `--replay-path` cases (those it was trained
+    on) are mixed in so it keeps what it learned from them."""
     torch.set_num_threads(2)
     out = Path(args.out) if args.out else DEFAULT_OUT
     version = args.version or datetime.now(timezone.utc).strftime("v%Y%m%d%H%M")
@@ -181,18 +192,26 @@ def train_command(args: argparse.Namespace) -> int:
         init = load_artifacts(out, init_version) if init_version else None
         builder = IncidentGraphBuilder(init.graph_config if init else GraphConfig())
         if args.path is not None:
-            extra = folder_graphs(args.format, Path(args.path), builder)
+            extra = folder_graphs(args.format, Path(args.path), builder, models_dir=out)
             source = (f"{'' if init else 'synthetic frames + '}{len(extra)} labelled cases (x{repeat}) from {args.format} "
                       f"folder {Path(args.path).name}")
         if getattr(args, "calibrate_path", None) is not None:
-            calibration = folder_graphs(args.calibrate_format, Path(args.calibrate_path), builder)
+            calibration = folder_graphs(args.calibrate_format, Path(args.calibrate_path), builder, models_dir=out)
             source += f"; confidence calibrated with {len(calibration)} held-out cases from {Path(args.calibrate_path).name}"
         if init is not None:
             if not extra:
                 raise RcaError("--init fine-tunes on labelled cases: give --path (and --format)")
             config = FineTuneConfig(epochs=args.epochs or FineTuneConfig.epochs, repeat=repeat, seed=args.seed)
-            metrics = finetune_localizer(out, version, init, extra, args.format, config, source, calibration,
-                                         progress=sys.stderr.isatty())
+            replay: list[LabelledGraph] = []
+            folders = {"train": _folder(args.format, args.path)}
+            if getattr(args, "replay_path", None) is not None:
+                replay = folder_graphs(args.replay_format, Path(args.replay_path), builder, models_dir=out)
+                folders["replay"] = _folder(args.replay_format, args.replay_path)
+                source += f"; {len(replay)} replayed cases from {Path(args.replay_path).name}"
+            if calibration:
+                folders["calibrate"] = _folder(args.calibrate_format, args.calibrate_path)
+            metrics = finetune_localizer(out, version, init, extra, args.format, config, source, replay, calibration,
+                                         folders, progress=sys.stderr.isatty())
         else:
             metrics = train_localizer(out, version, epochs=args.epochs or 30, seed=args.seed, extra=extra * repeat,
                                       progress=sys.stderr.isatty(), source=source, calibration_extra=calibration,

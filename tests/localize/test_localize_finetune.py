@@ -108,3 +108,9 @@ def test_cross_validated_eval_on_two_repetitions(tiny_models_dir, sockshop_dir, 
     assert rep["cross_validation"]["base"] == "t1" and rep["seen_labels"] == 0
     assert 0.0 <= rep["cross_validation"]["base_model"]["AC@1"] <= 1.0
     assert all(c["label"] == "carts" and "carts" in c["ranks"] for c in rep["cases"])
+
+
+def test_replay_sets_mix_in_folder_cases(base, labelled) -> None:
+    sets = ReplaySets.build(SMALL, IncidentGraphBuilder(base.graph_config), replay=labelled[:3], calibration=labelled[3:5])
+    assert len(sets.train) == SMALL.synthetic_cases + 3 and sets.train[-3:] == labelled[:3]
+    assert len(sets.heldout) == SMALL.heldout_cases + 2 and sets.heldout[-2:] == labelled[3:5]
