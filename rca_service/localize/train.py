@@ -134,7 +134,8 @@ def finetune_localizer(out_dir: Path, version: str, init: LocalizerArtifacts, la
         "seconds": round(time.time() - began, 1),
     }
     tcfg = TrainConfig(epochs=config.epochs, lr=config.lr, seed=config.seed)
-    card = _card(version, f"{source}; fine-tuned from {init.version} ({config.to_dict()})", model, tcfg, metrics)
+    card = _card(version, f"{source}; fine-tuned from {init.version} ({config.to_dict()})", model, tcfg, metrics,
+                 labelled_cases_meta(fmt, labelled))
     meta = {"trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "source": source,
             "init": {"version": init.version, "sha256": init.hashes, "meta": init.meta}, "finetune": config.to_dict(),
             "finetune_folders": dict(folders or {}), "metrics": metrics,
@@ -143,7 +144,13 @@ def finetune_localizer(out_dir: Path, version: str, init: LocalizerArtifacts, la
     return metrics
 
 
-def _card(version: str, source: str, model: RootCauseGNN, tcfg: TrainConfig, m: dict) -> str:
+def _card(version: str, source: str, model: RootCauseGNN, tcfg: TrainConfig, m: dict, seen: dict | None = None) -> str:
+    if seen:
+        honesty = (f"This version saw the labels of {len(seen['cases'])} {seen['format']} cases: its figures on that "
+                   "dataset must come from cross-validation (`rca-service eval --cross-validate` of the version it "
+                   "was fine-tuned from; `benchmarks/rca_accuracy.py` does so by itself).")
+    else:
+        honesty = "No benchmark labels were used unless the source above names a benchmark folder."
     return f"""# Localizer {version}
 
 Root-cause GNN ({model!r}): scores every service of an incident graph; softmax over the
@@ -155,7 +162,7 @@ network, deploy).
 Trained on {m['train_cases']} labelled incidents: {source}. Synthetic incidents are generated
 over random call graphs of 4-40 services with random signal sets and names, fault kinds cpu,
 memory, latency, code error, network delay and bad deploy, and unrelated distractor anomalies.
-No benchmark labels were used unless the source above names a benchmark folder.
+{honesty}
 
 ## Hyper-parameters
 
@@ -166,7 +173,7 @@ No benchmark labels were used unless the source above names a benchmark folder.
 - AC@1 {m['heldout_AC@1']:.3f}, AC@3 {m['heldout_AC@3']:.3f} on {m['heldout_cases']} held-out cases
   ({m.get('heldout_from_folder', 0)} of them labelled cases from the calibration folder)
 - calibration: temperature {m['temperature']:.3f}; ECE {m['ece_before']:.3f} before, {m['ece_after']:.3f} after
-- Benchmark accuracy: run `benchmarks/rca_accuracy.py` (figures are on data this model never saw).
+- Benchmark accuracy: run `benchmarks/rca_accuracy.py`.
 """
 
 
