@@ -18,7 +18,7 @@ def test_pot_gives_intended_false_alarm_rate(dist):
 
 def test_few_points_fall_back_to_global():
     fallback = Threshold(7.0, "pot", 1000)
-    thr = calibrate(np.ones(20), CalibrationConfig(min_points=100), fallback)
+    thr = calibrate(np.ones(12), CalibrationConfig(min_points=100), fallback)
     assert thr.method == "global" and thr.value == 7.0
 
 
