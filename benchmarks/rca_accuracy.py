@@ -13,7 +13,8 @@ fine-tuned with the same recipe on the other folds (Nezha: the other day) and ra
 and the base version's own figures on the same graphs are printed beside them.
 
 Usage:
-    .venv/bin/python benchmarks/rca_accuracy.py [--nezha DIR] [--sockshop DIR] [--sim DIR] [--limit N] [--json-out FILE]
+    .venv/bin/python benchmarks/rca_accuracy.py [--nezha DIR] [--sockshop DIR] [--sim DIR] [--datasets sockshop,nezha,sim]
+        [--limit N] [--json-out FILE]
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="a simulator dataset (rca-service simulate --write-dataset DIR --cases N --seed S) with a "
                         "seed the shipped model was not trained or calibrated on (see its card)")
     p.add_argument("--models-dir", type=Path, default=REPO / "models")
+    p.add_argument("--datasets", default="sockshop,nezha,sim", help="comma-separated subset of sockshop,nezha,sim to run")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--no-baselines", action="store_true")
     p.add_argument("--skip-speed", action="store_true")
@@ -106,8 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"localizer {localizer.version} (trained on: {localizer.artifacts.meta.get('source', '?')})")
     results: dict = {"model": localizer.model_info()}
     for name, fmt, path in (("sockshop", "rcaeval", args.sockshop), ("nezha", "nezha", args.nezha), ("sim", "sim", args.sim)):
-        if path is None:
-            print(f"\n== {name}: no folder given, skipped")
+        if path is None or name not in args.datasets.split(","):
+            print(f"\n== {name}: {'not asked for' if path else 'no folder given'}, skipped")
             continue
         t = time.time()
         cases = [r.name for r in load_cases(fmt, path)][: args.limit]
