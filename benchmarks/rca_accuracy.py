@@ -47,16 +47,16 @@ def _default(path: str) -> Path | None:
     return p if p.exists() else None
 
 
-def _recipe_path(folders: dict, role: str) -> Path | None:
-    """The folder a fine-tuning recipe used for `role`, when it is on this machine (else the
-    cross-validation runs without it, and says so)."""
-    rec = folders.get(role)
-    if not rec:
-        return None
-    if not Path(rec["path"]).exists():
-        print(f"warning: the recipe's {role} folder {rec['path']} is not here; cross-validating without it")
-        return None
-    return Path(rec["path"])
+def _recipe_folders_here(folders: dict) -> dict:
+    """The recipe's folders (role → {"format", "path"}) that are on this machine; a missing one
+    is left out of the cross-validation, which says so."""
+    here = {}
+    for role, rec in folders.items():
+        if Path(rec["path"]).exists():
+            here[role] = rec
+        else:
+            print(f"warning: the recipe's {role} folder {rec['path']} is not here; cross-validating without it")
+    return here
 
 
 def speed(localizer, repeats: int = 5) -> dict:
@@ -117,10 +117,8 @@ def main(argv: list[str] | None = None) -> int:
             meta = localizer.artifacts.meta
             base = load_localizer(args.models_dir, meta["init"]["version"])
             print(f"\n{localizer.version} saw {name}'s labels: cross-validating its base {base.version} fine-tuned the same way")
-            folders = meta.get("finetune_folders", {})
-            replay, calibration = recipe_folders(base, {r: _recipe_path(folders, r) for r in ("replay", "calibrate")},
-                                                 {r: folders.get(r, {}).get("format") for r in ("replay", "calibrate")},
-                                                 args.models_dir)
+            folders = {r: f for r, f in meta.get("finetune_folders", {}).items() if r in ("replay", "calibrate")}
+            replay, calibration = recipe_folders(base, _recipe_folders_here(folders), args.models_dir)
             rep = evaluate_cross_validated(fmt, path, base, FineTuneConfig.from_dict(meta["finetune"]), limit=args.limit,
                                            baselines=not args.no_baselines, models_dir=args.models_dir, replay=replay,
                                            calibration=calibration)

@@ -29,7 +29,7 @@ from rca_service.localize.metrics import label_rank, services_from_columns, summ
 from rca_service.localize.pipeline import CaseRun, PipelineConfig, run_case
 from rca_service.localize.ranker import Localizer, load_localizer
 from rca_service.localize.result import RCAResult
-from rca_service.localize.train import folder_graphs, kind_of_fault
+from rca_service.localize.train import folder_graphs, labelled_graph
 from rca_service.localize.trainer import LabelledGraph
 
 log = logging.getLogger(__name__)
@@ -255,8 +255,7 @@ def evaluate_cross_validated(fmt: str, path: Path, localizer: Localizer, config:
         # the outcome without our ranking; the store is dropped (dozens of stores do not fit)
         pending = _outcome(ref, run, None, 0.0, cfg, baselines)
         prepared.append((ref, pending, run.incident.id, graph, time.perf_counter() - began))
-    labelled = [LabelledGraph(g, g.services.index(ref.label_service), kind_of_fault(ref.fault_type), ref.name)
-                for ref, _, _, g, _ in prepared if ref.label_service in g.services]
+    labelled = [lg for lg in (labelled_graph(ref, g) for ref, _, _, g, _ in prepared) if lg is not None]
     fold_of = lambda name: fold_of_case(fmt, name)  # noqa: E731
     models = cross_validate(localizer.model, labelled, fold_of, config, ReplaySets.build(config, localizer.builder, replay, calibration),
                             folds=[fold_of(ref.name) for ref, *_ in prepared])
@@ -280,12 +279,12 @@ def evaluate_cross_validated(fmt: str, path: Path, localizer: Localizer, config:
     return rep
 
 
-def recipe_folders(localizer: Localizer, paths: dict, formats: dict,
+def recipe_folders(localizer: Localizer, folders: dict,
                    models_dir: Path | None = None) -> tuple[list[LabelledGraph], list[LabelledGraph]]:
-    """The replay and calibration cases of a fine-tuning recipe, from labelled folders
-    (role → path; a None path: none of that role)."""
-    return tuple(folder_graphs(formats[role], Path(paths[role]), localizer.builder, models_dir=models_dir)
-                 if paths.get(role) else [] for role in ("replay", "calibrate"))
+    """The replay and calibration cases of a fine-tuning recipe, from labelled folders given as
+    role → {"format", "path"} (the shape a fine-tuned model's meta records; a missing role: none)."""
+    return tuple(folder_graphs(folders[role]["format"], Path(folders[role]["path"]), localizer.builder, models_dir=models_dir)
+                 if folders.get(role) else [] for role in ("replay", "calibrate"))
 
 
 def eval_command(args: argparse.Namespace) -> int:
@@ -301,9 +300,9 @@ def eval_command(args: argparse.Namespace) -> int:
                 hint = f" (it was fine-tuned from {base}: --version {base})" if base else ""
                 raise RcaError(f"localizer {localizer.version} was trained on the labels of {seen} of these cases; "
                                f"cross-validate a version that was not{hint}")
-            replay, calibration = recipe_folders(localizer, {"replay": args.replay_path, "calibrate": args.calibrate_path},
-                                                 {"replay": args.replay_format, "calibrate": args.calibrate_format},
-                                                 models_dir)
+            folders = {role: {"format": getattr(args, f"{role}_format"), "path": getattr(args, f"{role}_path")}
+                       for role in ("replay", "calibrate") if getattr(args, f"{role}_path") is not None}
+            replay, calibration = recipe_folders(localizer, folders, models_dir)
             rep = evaluate_cross_validated(args.format, Path(args.path), localizer, limit=args.limit,
                                            baselines=args.baselines, models_dir=models_dir, replay=replay,
                                            calibration=calibration)

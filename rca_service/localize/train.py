@@ -24,7 +24,7 @@ from rca_service.localize.artifacts import LocalizerArtifacts, load_artifacts, s
 from rca_service.localize.calibration import Calibration
 from rca_service.localize.finetune import FineTuneConfig, ReplaySets, fine_tune
 from rca_service.localize.gnn import GNNConfig, RootCauseGNN
-from rca_service.localize.graph import EDGE_FEATURES, NODE_FEATURES, GraphConfig, IncidentGraphBuilder
+from rca_service.localize.graph import EDGE_FEATURES, NODE_FEATURES, GraphConfig, IncidentGraph, IncidentGraphBuilder
 from rca_service.localize.pipeline import PipelineConfig, run_case
 from rca_service.localize.synthetic import SyntheticConfig, SyntheticIncidents
 from rca_service.localize.trainer import LabelledGraph, TrainConfig, fit, graph_logits, top_k_accuracy
@@ -67,9 +67,17 @@ def folder_graphs(fmt: str, path: Path, builder: IncidentGraphBuilder, limit: in
         except RcaError as exc:
             log.warning("skipping %s: %s", ref.name, exc)
             continue
-        if ref.label_service in g.services:
-            out.append(LabelledGraph(g, g.services.index(ref.label_service), kind_of_fault(ref.fault_type), ref.name))
+        labelled = labelled_graph(ref, g)
+        if labelled is not None:
+            out.append(labelled)
     return out
+
+
+def labelled_graph(ref, graph: IncidentGraph) -> LabelledGraph | None:
+    """A case's graph with its label as the target (None when the labelled service is not a node)."""
+    if ref.label_service not in graph.services:
+        return None
+    return LabelledGraph(graph, graph.services.index(ref.label_service), kind_of_fault(ref.fault_type), ref.name)
 
 
 def labelled_cases_meta(fmt: str | None, graphs: list[LabelledGraph]) -> dict:
@@ -101,9 +109,7 @@ def train_localizer(out_dir: Path, version: str, n_train: int = 2000, n_heldout:
     logits = [graph_logits(model, g.graph)[0] for g in heldout]
     calibration = Calibration.fit(logits, [g.target for g in heldout])
     metrics = {
-        "heldout_cases": len(heldout), "heldout_from_folder": len(calibration_extra or []), "train_cases": len(train),
-        "heldout_AC@1": top_k_accuracy(model, heldout, 1), "heldout_AC@3": top_k_accuracy(model, heldout, 3),
-        "ece_before": calibration.ece_before, "ece_after": calibration.ece_after, "temperature": calibration.temperature,
+        **_heldout_metrics(model, heldout, calibration, len(calibration_extra or [])), "train_cases": len(train),
         "final_loss": losses[-1], "data_seconds": round(gen_s, 1), "train_seconds": round(time.time() - began - gen_s, 1),
     }
     card = _card(version, source, model, tcfg, metrics)
@@ -111,6 +117,13 @@ def train_localizer(out_dir: Path, version: str, n_train: int = 2000, n_heldout:
             "train": tcfg.to_dict(), "metrics": metrics, "labelled_cases": labelled_cases_meta(extra_format, list(extra or []))}
     save_artifacts(out_dir, version, model, builder.config, calibration, card, meta)
     return metrics
+
+
+def _heldout_metrics(model: RootCauseGNN, heldout: list[LabelledGraph], calibration: Calibration, from_folder: int) -> dict:
+    """Accuracy and calibration figures on the held-out cases, for the card and the meta."""
+    return {"heldout_cases": len(heldout), "heldout_from_folder": from_folder,
+            "heldout_AC@1": top_k_accuracy(model, heldout, 1), "heldout_AC@3": top_k_accuracy(model, heldout, 3),
+            "ece_before": calibration.ece_before, "ece_after": calibration.ece_after, "temperature": calibration.temperature}
 
 
 def finetune_localizer(out_dir: Path, version: str, init: LocalizerArtifacts, labelled: list[LabelledGraph], fmt: str,
@@ -127,10 +140,8 @@ def finetune_localizer(out_dir: Path, version: str, init: LocalizerArtifacts, la
     sets = ReplaySets.build(config, builder, replay, calibration)
     model, calib = fine_tune(init.model, labelled, config, sets, progress=progress)
     metrics = {
-        "heldout_cases": len(sets.heldout), "heldout_from_folder": len(calibration or []),
+        **_heldout_metrics(model, sets.heldout, calib, len(calibration or [])),
         "train_cases": len(sets.train) + len(labelled) * config.repeat, "replay_from_folder": len(replay or []),
-        "heldout_AC@1": top_k_accuracy(model, sets.heldout, 1), "heldout_AC@3": top_k_accuracy(model, sets.heldout, 3),
-        "ece_before": calib.ece_before, "ece_after": calib.ece_after, "temperature": calib.temperature,
         "seconds": round(time.time() - began, 1),
     }
     tcfg = TrainConfig(epochs=config.epochs, lr=config.lr, seed=config.seed)
