@@ -72,6 +72,9 @@ class TelemetryStore:
         self._settled_until: int | None = None  # spans of steps before this wait for no partner
         self._last_arrival = time.monotonic()
         self._writer = StateWriter()
+        # service -> (its metric series keys, frame columns, column of each key): frames are read
+        # for every service every step, and the naming only changes when a series appears
+        self._frame_layouts: dict[str, tuple[set, list[str], dict]] = {}
         self.counters: dict[str, int] = {"spans": 0, "metric_points": 0, "logs": 0, "changes": 0,
                                          "dropped": 0, "steps_dropped": 0}
 
@@ -232,41 +235,52 @@ class TelemetryStore:
         and latency come from SERVER/CONSUMER spans, or from entry spans (root spans and spans
         whose parent is in another service) for a service that has no server spans.
         """
+        return self.frames([service], start, end)[service]
+
+    def frames(self, services: list[str], start: float, end: float) -> dict[str, WindowFrame]:
+        """`frame` of several services over the same range, in one pass.
+
+        The streaming detector reads every service's newest step each step; what does not
+        depend on the service (the range, and whether any service had spans or logs in each
+        step) is worked out once here instead of once per service.
+        """
         step = self.step
         with self._lock:
             bounds = self._table.bounds()
-            keys = sorted(self._metrics.keys_of(service))
-            names = series_names(keys)
-            metric_cols = sorted(set(names.values()))
-            signals = FIXED_SIGNALS + metric_cols
             if bounds is None or end <= start:
-                return WindowFrame(service, step, np.zeros(0, dtype=np.int64), signals, np.zeros((0, len(signals))))
+                return {svc: self._frame_of(svc, np.zeros(0, dtype=np.int64), [], None, None, None) for svc in services}
             first = max(math.ceil(start / step) * step, bounds[0]) if math.isfinite(start) else bounds[0]
             stop = min(end, bounds[1] + step)
             times = np.arange(first, stop, step, dtype=np.int64) if first < stop else np.zeros(0, dtype=np.int64)
-            values = np.full((len(times), len(signals)), np.nan)
-            col = {s: i for i, s in enumerate(signals)}
-            use_server = service in self._spans.server_services
-            log_gamma = self.config.sketch_log_gamma
-            nfix = len(FIXED_SIGNALS)
-            steps = self._table.steps
-            spans_alive = np.zeros(len(times), dtype=bool)
-            logs_alive = np.zeros(len(times), dtype=bool)
-            for i, t in enumerate(times.tolist()):
-                sd = steps.get(t)
-                if sd is None:
-                    continue
-                spans_alive[i] = any(x.n_spans for x in sd.services.values())
-                logs_alive[i] = any(x.n_logs for x in sd.services.values())
-                b = sd.services.get(service)
-                if b is None:
-                    continue
-                values[i, :nfix] = b.fixed_row(step, use_server, log_gamma)
-                for key, (s, c) in b.metrics.items():
-                    if c:
-                        values[i, col[names[key]]] = s / c
-            closed = self._closed_until
-        for cols, alive in ((_ZERO_FILL_SPANS, spans_alive), (_ZERO_FILL_LOGS, logs_alive), ([_CHANGE_COL], None)):
+            steps = [self._table.steps.get(t) for t in times.tolist()]
+            spans_alive = np.array([sd is not None and any(x.n_spans for x in sd.services.values()) for sd in steps], dtype=bool)
+            logs_alive = np.array([sd is not None and any(x.n_logs for x in sd.services.values()) for sd in steps], dtype=bool)
+            return {svc: self._frame_of(svc, times, steps, spans_alive, logs_alive, self._closed_until) for svc in services}
+
+    def _frame_of(self, service: str, times: np.ndarray, steps: list, spans_alive: np.ndarray | None,
+                  logs_alive: np.ndarray | None, closed: float | None) -> WindowFrame:
+        """One service's frame over `times` (their StepData in `steps`); the caller holds the lock.
+        `spans_alive` None: the store holds nothing in range (an empty frame without meta)."""
+        step = self.step
+        signals, column = self._frame_layout(service)
+        if spans_alive is None:
+            return WindowFrame(service, step, times, signals, np.zeros((0, len(signals))))
+        values = np.full((len(times), len(signals)), np.nan)
+        use_server = service in self._spans.server_services
+        log_gamma = self.config.sketch_log_gamma
+        nfix = len(FIXED_SIGNALS)
+        for i, sd in enumerate(steps):
+            b = None if sd is None else sd.services.get(service)
+            if b is None:
+                continue
+            row = b.fixed_row(step, use_server, log_gamma) + [math.nan] * (len(signals) - nfix)
+            for key, (s, c) in b.metrics.items():
+                if c:
+                    row[column[key]] = s / c
+            values[i] = row
+        # (one step: a column with a value there has no gap to fill)
+        zero_fill = ((_ZERO_FILL_SPANS, spans_alive), (_ZERO_FILL_LOGS, logs_alive), ([_CHANGE_COL], None)) if len(times) > 1 else ()
+        for cols, alive in zero_fill:
             for j in cols:
                 colv = values[:, j]
                 if len(colv) and not np.isnan(colv).all():
@@ -274,6 +288,20 @@ class TelemetryStore:
                     colv[fill] = 0.0
         meta = {"closed_until": closed, "latency_source": "server" if use_server else "entry"}
         return WindowFrame(service, step, times, signals, values, meta)
+
+    def _frame_layout(self, service: str) -> tuple[list[str], dict]:
+        """(frame columns, column of each metric series key) of a service; cached until its
+        set of series changes. The caller holds the lock."""
+        keys = self._metrics.keys_of(service)
+        cached = self._frame_layouts.get(service)
+        if cached is not None and cached[0] == keys:
+            return list(cached[1]), cached[2]
+        names = series_names(sorted(keys))
+        signals = FIXED_SIGNALS + sorted(set(names.values()))
+        col = {s: i for i, s in enumerate(signals)}
+        column = {key: col[name] for key, name in names.items()}
+        self._frame_layouts[service] = (keys, signals, column)
+        return list(signals), column
 
     def topology(self, start: float | None = None, end: float | None = None) -> nx.DiGraph:
         """Service call graph over steps starting in [start, end).
