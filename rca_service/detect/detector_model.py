@@ -23,12 +23,8 @@ import numpy as np
 import torch
 
 from rca_service.detect.calibration import CalibrationConfig, Threshold
-from rca_service.detect.features import FAMILIES, FeatureConfig, batch_channel_inputs
-from rca_service.detect.lstm_ae import (
-    LSTMAutoencoder,
-    LSTMAutoencoderConfig,
-    reconstruct,
-)
+from rca_service.detect.features import FAMILIES, FeatureConfig, time_major_channel_inputs
+from rca_service.detect.lstm_ae import LSTMAutoencoder, LSTMAutoencoderConfig, last_step_forward
 from rca_service.errors import ModelError
 from rca_service.util import sha256_file
 
@@ -84,15 +80,37 @@ class DetectorModel:
         sizes = [f.shape[0] for _, _, f in windows]
         if sum(sizes) == 0:
             return [(np.zeros(0), np.zeros(0), np.zeros(self.model.config.latent)) for _ in windows]
-        recon, latent = reconstruct(self.model, batch_channel_inputs(windows))
-        out, start = [], 0
-        for (x, m, _), n in zip(windows, sizes):
-            r = recon[start : start + n, -1]
-            err = np.where(m[-1], bounded_error(r, x[-1]), np.nan)
-            lat = latent[start : start + n].mean(axis=0) if n else np.zeros(self.model.config.latent)
-            out.append((err, r, lat))
-            start += n
-        return out
+        x = np.concatenate([x for x, _, _ in windows], axis=1)
+        m = np.concatenate([m for _, m, _ in windows], axis=1)
+        families = np.concatenate([f for _, _, f in windows]).astype(np.int64)
+        starts = np.concatenate([[0], np.cumsum(sizes)])
+        err, recon, latent = self.last_step_errors(x, m, families, starts)
+        return [(err[a:b], recon[a:b], latent[i]) for i, (a, b) in enumerate(zip(starts[:-1], starts[1:]))]
+
+    def last_step_errors(self, x: np.ndarray, mask: np.ndarray, families: np.ndarray,
+                         starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`errors` of several services' windows laid side by side (the streaming hot path).
+
+        Args:
+            x: (W, C) compressed z of every service's channels, concatenated (0 where masked).
+            mask: (W, C) bool.
+            families: (C,) family index of each channel.
+            starts: (n + 1,) where each service's channels begin, and C at the end.
+
+        Returns:
+            (error (C,), NaN where masked; reconstruction (C,) of the last step;
+            latent (n, latent), each service's mean over its channels, 0 for a service without any).
+        """
+        n = len(starts) - 1
+        sizes = np.diff(starts)
+        owner = np.repeat(np.arange(n), sizes)
+        r, latent = last_step_forward(self.model, time_major_channel_inputs(x, mask, families, owner, n))
+        err = np.where(mask[-1], bounded_error(r, x[-1]), np.nan)
+        means = np.zeros((n, latent.shape[1]), dtype=latent.dtype)
+        has = sizes > 0
+        if has.any():
+            means[has] = np.add.reduceat(latent, starts[:-1][has], axis=0) / sizes[has, None]
+        return err, r, means
 
     def relative_errors(self, err: np.ndarray, families: np.ndarray, signal_ref: np.ndarray | None = None) -> np.ndarray:
         """Errors divided by their reference (NaN stays NaN).

@@ -101,6 +101,47 @@ def expand(x: np.ndarray) -> np.ndarray:
     return np.sign(x) * np.expm1(np.abs(x))
 
 
+def normalise(values: np.ndarray, median: np.ndarray, scale: np.ndarray, known: np.ndarray | None,
+              config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Robust z-scores of (T, S) values against per-column median and scale.
+
+    Columns may belong to different services (the streaming detector normalises every
+    service's window in one pass); `known` (S,) False masks a column without a baseline.
+
+    Returns:
+        (z, mask): both (T, S); z is 0 where mask is False (missing value or no baseline).
+    """
+    mask = np.isfinite(values)
+    if known is not None:
+        mask &= known[None, :]
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf are masked out right here
+        z = np.where(mask, (values - median) / scale, 0.0)
+    np.clip(z, -config.z_clip, config.z_clip, out=z)
+    return z, mask
+
+
+def column_nanmedians(values: np.ndarray) -> np.ndarray:
+    """Median of each column of a (T, S) matrix ignoring NaN (NaN for an all-NaN column).
+
+    Equal to `np.nanmedian(values, axis=0)` (the mean of the two middle values for an even
+    count), without its masked-array path, which costs about a millisecond per call on the
+    small matrices the detector refits every few steps.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    t, s = values.shape
+    out = np.full(s, np.nan)
+    if t == 0 or s == 0:
+        return out
+    ordered = np.sort(values, axis=0)  # NaN sort last
+    count = t - np.isnan(values).sum(axis=0)
+    ok = count > 0
+    cols = np.flatnonzero(ok)
+    low = ordered[(count[ok] - 1) // 2, cols]
+    high = ordered[count[ok] // 2, cols]
+    out[ok] = (low + high) / 2.0
+    return out
+
+
 @dataclass
 class RobustBaseline:
     """Per-signal median and scale of one service's normal history.
@@ -208,10 +249,7 @@ class RobustBaseline:
         """
         t = values.shape[0]
         med, scl, known = self.aligned(signals, config)
-        mask = np.isfinite(values) & known[None, :]
-        with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf are masked out right here
-            z = np.where(mask, (values - med) / scl, 0.0)
-        np.clip(z, -config.z_clip, config.z_clip, out=z)
+        z, mask = normalise(values, med, scl, known, config)
         return z.reshape(t, len(signals)), mask
 
     def to_dict(self) -> dict:
@@ -285,31 +323,62 @@ def batch_channel_inputs(windows: list[tuple[np.ndarray, np.ndarray, np.ndarray]
         (sum S_i, W, CHANNEL_FEATURES) float32, the services' channels in order.
     """
     sizes = [f.shape[0] for _, _, f in windows]
-    w = windows[0][0].shape[0] if windows else 0
     x = np.concatenate([x for x, _, _ in windows], axis=1) if windows else np.zeros((0, 0))
-    m = np.concatenate([m for _, m, _ in windows], axis=1).astype(np.float64) if windows else np.zeros((0, 0))
+    m = np.concatenate([m for _, m, _ in windows], axis=1) if windows else np.zeros((0, 0), dtype=bool)
     families = np.concatenate([f for _, _, f in windows]).astype(np.int64) if windows else np.zeros(0, np.int64)
-    c = families.shape[0]
-    owner = np.repeat(np.arange(len(sizes)), sizes)
-    group = owner * N_FAMILIES + families  # (service, family) of each channel
-    n_groups = len(sizes) * N_FAMILIES
+    return concat_channel_inputs(x, m, families, np.repeat(np.arange(len(sizes)), sizes), len(sizes))
+
+
+def concat_channel_inputs(x: np.ndarray, mask: np.ndarray, families: np.ndarray, owner: np.ndarray,
+                          n_owners: int) -> np.ndarray:
+    """`channel_inputs` of channels of several services laid side by side.
+
+    Args:
+        x: (W, C) compressed z (0 where masked), the services' channels concatenated.
+        mask: (W, C) bool.
+        families: (C,) family index of each channel.
+        owner: (C,) index of each channel's service, in 0..n_owners-1.
+        n_owners: number of services.
+
+    Returns:
+        (C, W, CHANNEL_FEATURES) float32 (see `channel_inputs`); a view of the time-major array.
+    """
+    return time_major_channel_inputs(x, mask, families, owner, n_owners).transpose(1, 0, 2)
+
+
+def time_major_channel_inputs(x: np.ndarray, mask: np.ndarray, families: np.ndarray, owner: np.ndarray,
+                              n_owners: int) -> np.ndarray:
+    """`concat_channel_inputs` laid out time-major, (W, C, CHANNEL_FEATURES) float32.
+
+    The streaming forward pass (`lstm_ae.last_step_forward`) reads one step of every channel
+    at a time, so this layout needs no copy there.
+    """
+    w, c = x.shape
+    out = np.empty((w, c, CHANNEL_FEATURES), dtype=np.float32)
+    if c == 0:
+        return out
+    m = mask.astype(np.float64)
     xm = x * m
-    fam_sum = np.stack([np.bincount(group, weights=xm[i], minlength=n_groups) for i in range(w)]) if c else np.zeros((w, 0))
-    fam_cnt = np.stack([np.bincount(group, weights=m[i], minlength=n_groups) for i in range(w)]) if c else np.zeros((w, 0))
-    onehot = np.zeros((c, N_FAMILIES))
-    onehot[np.arange(c), families] = 1.0
+    n_groups = n_owners * N_FAMILIES
+    # (step, service, family) bucket of each value; one bincount sums every step at once
+    group = (np.arange(w)[:, None] * n_groups + (owner * N_FAMILIES + families)[None, :]).ravel()
+    fam_sum = np.bincount(group, weights=xm.ravel(), minlength=w * n_groups).reshape(w, n_owners, N_FAMILIES)
+    fam_cnt = np.bincount(group, weights=m.ravel(), minlength=w * n_groups).reshape(w, n_owners, N_FAMILIES)
     # Each channel's own service's family sums, leaving the channel itself out of its own
     # context, so it cannot simply be copied back.
-    own_sum = fam_sum.reshape(w, -1, N_FAMILIES)[:, owner, :] - xm[:, :, None] * onehot[None, :, :]  # (W, C, F)
-    own_cnt = fam_cnt.reshape(w, -1, N_FAMILIES)[:, owner, :] - m[:, :, None] * onehot[None, :, :]
-    ctx = np.where(own_cnt > 0, own_sum / np.maximum(own_cnt, 1.0), 0.0)
-    ctx_mask = (own_cnt > 0).astype(np.float64)
-    out = np.empty((c, w, CHANNEL_FEATURES), dtype=np.float32)
-    out[:, :, 0] = x.T
-    out[:, :, 1] = m.T
-    out[:, :, 2 : 2 + N_FAMILIES] = onehot[:, None, :]
-    out[:, :, 2 + N_FAMILIES : 2 + 2 * N_FAMILIES] = ctx.transpose(1, 0, 2)
-    out[:, :, 2 + 2 * N_FAMILIES :] = ctx_mask.transpose(1, 0, 2)
+    own_sum = fam_sum[:, owner, :]  # (W, C, F)
+    own_cnt = fam_cnt[:, owner, :]
+    channels = np.arange(c)
+    own_sum[:, channels, families] -= xm
+    own_cnt[:, channels, families] -= m
+    has = own_cnt > 0
+    out[:, :, 0] = x
+    out[:, :, 1] = m
+    out[:, :, 2 : 2 + N_FAMILIES] = 0.0
+    out[:, channels, 2 + families] = 1.0
+    with np.errstate(invalid="ignore", divide="ignore"):  # empty families: masked right here
+        out[:, :, 2 + N_FAMILIES : 2 + 2 * N_FAMILIES] = np.where(has, own_sum / np.maximum(own_cnt, 1.0), 0.0)
+    out[:, :, 2 + 2 * N_FAMILIES :] = has
     return out
 
 

@@ -49,7 +49,12 @@ class SignalRows:
 
     def matrix(self) -> tuple[list[str], np.ndarray]:
         """(signals, (N, S) matrix): the union of all rows' signals, sorted; NaN where missing."""
-        signals = sorted({s for names in {n for n, _ in self._rows} for s in names})
+        groups = {n for n, _ in self._rows}
+        signals = sorted({s for names in groups for s in names})
+        if len(groups) == 1 and len(next(iter(groups))) == len(signals):  # the usual case: one signal set, one stack
+            (names,) = groups
+            out = np.array([vals for _, vals in self._rows], dtype=np.float64).reshape(len(self._rows), len(names))
+            return signals, out if list(names) == signals else out[:, np.argsort(names, kind="stable")]
         index = {s: i for i, s in enumerate(signals)}
         out = np.full((len(self._rows), len(signals)), np.nan)
         columns: dict[tuple[str, ...], np.ndarray] = {}

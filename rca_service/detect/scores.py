@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -100,12 +101,11 @@ def top_signal_scores(signals: list[str], scores: np.ndarray, z: np.ndarray, val
                       expected: np.ndarray, k: int) -> list[SignalScore]:
     """The k highest finite per-signal scores as SignalScore, strongest first."""
     finite = np.isfinite(scores)
-    order = [i for i in np.argsort(-np.where(finite, scores, -np.inf)) if finite[i]][:k]
+    # non-finite scores sort last, so the first finite ones are the first of the order
+    order = np.argsort(-np.where(finite, scores, -np.inf))[: min(k, int(finite.sum()))].tolist()
     out = []
     for i in order:
-        v = values[i]
-        e = expected[i]
-        out.append(SignalScore(signals[i], float(scores[i]),
-                               None if not np.isfinite(v) else float(v),
-                               None if not np.isfinite(e) else float(e)))
+        v = float(values[i])
+        e = float(expected[i])
+        out.append(SignalScore(signals[i], float(scores[i]), v if math.isfinite(v) else None, e if math.isfinite(e) else None))
     return out

@@ -47,12 +47,20 @@ import numpy as np
 
 from rca_service.detect.calibration import SHORT_HISTORY, CalibrationConfig, Threshold, calibrate
 from rca_service.detect.detector_model import DetectorModel
-from rca_service.detect.features import FeatureConfig, RobustBaseline, encode_frame, family_index, reject_unknown_keys
+from rca_service.detect.features import (
+    FeatureConfig,
+    RobustBaseline,
+    column_nanmedians,
+    encode_frame,
+    family_index,
+    reject_unknown_keys,
+)
 from rca_service.detect.history import SignalRows
 from rca_service.detect.incident import Incident, ServiceAnomaly
 from rca_service.detect.nsigma import NSigmaConfig, NSigmaDetector
-from rca_service.detect.scores import LSTM_AE, ServiceScore, top_signal_scores
+from rca_service.detect.scores import LSTM_AE, ServiceScore
 from rca_service.detect.scoring import nanmax_rows, padded_windows
+from rca_service.detect.step_scoring import ServiceWindow, score_windows
 from rca_service.errors import ConfigError, InputError, NotFoundError
 from rca_service.store.api import TelemetryStoreAPI
 from rca_service.store.frames import WindowFrame
@@ -163,6 +171,7 @@ class _ServiceState:
         self.nsigma_raw: deque[float] = deque(maxlen=config.history_steps)
         self.flags: deque[tuple[float, bool]] = deque(maxlen=config.open_window)
         self.anomalous_steps: deque[float] = deque(maxlen=256)  # recent steps judged anomalous
+        self.anomalous_in_order = True  # anomalous_steps ascending (false after scoring an earlier step again)
         self.baseline: RobustBaseline | None = None
         self.lstm_threshold: Threshold | None = None
         self.nsigma_threshold: Threshold | None = None
@@ -186,6 +195,26 @@ class _ServiceState:
         self.recent.append(signals, row)
         self.since_fit += 1
         self.since_calibration += 1
+
+    def add_anomalous(self, t: float) -> None:
+        if self.anomalous_steps and t <= self.anomalous_steps[-1]:
+            self.anomalous_in_order = False
+        self.anomalous_steps.append(t)
+
+    def anomalous_among(self, times: np.ndarray) -> np.ndarray | None:
+        """Which of `times` (ascending) were judged anomalous; None when none were."""
+        if not self.anomalous_steps or not len(times) or self.anomalous_steps[-1] < times[0] and self.anomalous_in_order:
+            return None  # the common case, answered without touching the list
+        if self.anomalous_in_order:  # only the tail can fall among `times`
+            recent = []
+            for at in reversed(self.anomalous_steps):
+                if at < times[0]:
+                    break
+                recent.append(at)
+        else:
+            recent = list(self.anomalous_steps)
+        hit = np.isin(times, np.asarray(recent, dtype=np.float64))
+        return hit if hit.any() else None
 
     def refs_for(self, signals: list[str]) -> np.ndarray:
         """`signal_ref` aligned to `signals` (0 where none); cached for the list scored each step."""
@@ -436,9 +465,7 @@ class StreamingDetector:
             return
         rsig, rm = st.recent.matrix()
         counts = np.isfinite(rm).sum(axis=0)
-        with warnings.catch_warnings():  # a signal missing in every recent step has no median
-            warnings.simplefilter("ignore", RuntimeWarning)
-            med = np.nanmedian(rm, axis=0)
+        med = column_nanmedians(rm)  # NaN for a signal missing in every recent step
         where = st.baseline.index()
         move = [j for j, sig in enumerate(rsig) if sig in where and counts[j] >= self.features.min_history]
         st.baseline.set_medians([rsig[j] for j in move], med[move])
@@ -467,20 +494,23 @@ class StreamingDetector:
         refs = np.array([st.signal_ref.get(s, 0.0) for s in signals])
         return nanmax_rows(self.model.relative_errors(m, families, refs))
 
-    def _window(self, service: str, t: float, width: int) -> WindowFrame:
+    def _window(self, service: str, t: float, width: int, newest: WindowFrame) -> WindowFrame:
         """The service's last `width` steps ending with step t, aligned to the step grid.
 
-        Scoring step after step, the previous window plus the newest step is the new window, so
-        only that step is read from the store, unless the store could have answered the whole
-        window differently: its windows fill gaps in some columns (e.g. no spans in a step means
-        a request rate of 0 when the column has values elsewhere in the window), so whenever a
-        column is observed in some steps of the window but not in all, or the signal set
-        changed, the window is read whole.
+        Scoring step after step, the previous window plus the newest step (`newest`, read for
+        every service at once by `_newest_steps`) is the new window, so only that step is read
+        from the store, unless the store could have answered the whole window differently: its
+        windows fill gaps in some columns (e.g. no spans in a step means a request rate of 0
+        when the column has values elsewhere in the window), so whenever a column is observed in
+        some steps of the window but not in all, or the signal set changed, the window is read
+        whole.
         """
         st = self._states[service]
         prev = st.window
-        if prev is not None and width > 1 and len(prev.times) == width and prev.times[-1] == t - self.step_seconds:
-            newest = self._read(service, t, 1)
+        if width == 1:
+            st.window = newest
+            return newest
+        if prev is not None and len(prev.times) == width and prev.times[-1] == t - self.step_seconds:
             if newest.signals == prev.signals:
                 values = np.concatenate([prev.values[1:], newest.values])
                 seen = np.isfinite(values)
@@ -490,79 +520,93 @@ class StreamingDetector:
         st.window = self._read(service, t, width)
         return st.window
 
+    def _newest_steps(self, services: list[str], t: float) -> dict[str, WindowFrame]:
+        """Every service's step t, on the step grid, in one store read where the store can
+        (`TelemetryStore.frames`; other stores are read service by service)."""
+        step = self.step_seconds
+        read_many = getattr(self.store, "frames", None)
+        if read_many is not None:
+            frames = read_many(services, t, t + step)
+        else:
+            frames = {service: self.store.frame(service, t, t + step) for service in services}
+        return {service: self._on_grid(frames[service], t, 1) for service in services}
+
     def _read(self, service: str, t: float, width: int) -> WindowFrame:
         """Read the `width` steps ending with step t from the store, aligned to the step grid."""
+        start = t - (width - 1) * self.step_seconds
+        return self._on_grid(self.store.frame(service, start, t + self.step_seconds), start, width)
+
+    def _on_grid(self, frame: WindowFrame, start: float, width: int) -> WindowFrame:
+        """`frame` as exactly the `width` steps from `start` (NaN rows for steps it lacks)."""
         step = self.step_seconds
-        start = t - (width - 1) * step
-        frame = self.store.frame(service, start, t + step)
         times = start + step * np.arange(width)
+        if len(frame.times) == width and frame.times[0] == start:  # the common case: nothing missing
+            return WindowFrame(frame.service, step, times.astype(np.int64), list(frame.signals),
+                               np.asarray(frame.values, dtype=np.float64))
         values = np.full((width, len(frame.signals)), np.nan)
         if len(frame.times):
             pos = np.round((np.asarray(frame.times, dtype=np.float64) - start) / step).astype(int)
             ok = (pos >= 0) & (pos < width)
             values[pos[ok]] = np.asarray(frame.values, dtype=np.float64)[ok]
-        return WindowFrame(service, step, times.astype(np.int64), list(frame.signals), values)
+        return WindowFrame(frame.service, step, times.astype(np.int64), list(frame.signals), values)
 
     def _score_step(self, t: float) -> Incident | None:
         width = self.model.window if self.model is not None else 1
         scores: dict[str, ServiceScore] = {}
         rows: dict[str, WindowFrame] = {}
-        batch: list[tuple[str, object]] = []
-        for service in self.store.services():
+        batch: list[ServiceWindow] = []
+        services = self.store.services()
+        newest = self._newest_steps(services, t)
+        for service in services:
             st = self._state(service)
-            frame = self._window(service, t, width)
+            frame = self._window(service, t, width, newest[service])
             last = frame.values[-1] if frame.values.size else np.zeros(0)
             if not np.isfinite(last).any():
                 continue  # no data for this service in this step: nothing to say
             rows[service] = frame
-            st.add_seen(frame.signals, last)
-            if st.baseline is None or st.since_calibration >= self.config.recalibrate_every:
-                self._refit(st)
-            elif st.since_fit >= self.config.refit_every:
-                self._relocate(st)
-            if st.baseline is None or not st.baseline.usable(self.features):
-                st.add_normal(t, frame.signals, last)  # warming up: not scored yet
+            if not self._observe(st, frame, last, t):
                 continue
             if self._uses_model(st):
-                enc = encode_frame(frame, st.baseline, self.features)
-                # Steps already judged anomalous are masked in later windows: otherwise one burst
-                # echoes through the next `window` steps' reconstructions.
-                past = np.isin(enc.times[:-1], np.asarray(st.anomalous_steps, dtype=np.float64))
-                if past.any():
-                    enc.mask[:-1][past] = False
-                    enc.x[:-1][past] = 0.0
-                if enc.mask[-1].any():
-                    batch.append((service, enc))
+                columns, signals, families = st.baseline.kept(frame.signals, self.features)
+                if np.isfinite(last[columns]).any():
+                    batch.append(self._service_window(st, service, frame, t, columns, signals, families))
                     continue
             score = self.nsigma.score(service, t, st.baseline, frame.signals, last, st.nsigma_threshold)
             if score is not None:
                 scores[service] = score
-        if batch:
-            errs = self.model.errors([(e.x, e.mask, e.families) for _, e in batch])
-            for (service, enc), (err, recon, latent) in zip(batch, errs):
-                scores[service] = self._lstm_score(service, t, enc, err, recon, latent, rows[service])
+        for window, scored in zip(batch, score_windows(self.model, t, batch, self.config.top_signals)):
+            score = scored.score
+            self._pending_errors[score.service] = (window.signals, scored.errors)
+            if self.on_latent is not None:
+                try:
+                    self.on_latent(score.service, t, score.latent)
+                except Exception:  # the vector store is best effort; detection must go on
+                    log.exception("on_latent hook failed for %s", score.service)
+            scores[score.service] = score
         return self._update(t, scores, rows)
 
-    def _lstm_score(self, service: str, t: float, enc, err: np.ndarray, recon: np.ndarray, latent: np.ndarray,
-                    frame: WindowFrame) -> ServiceScore:
-        st = self._states[service]
-        self._pending_errors[service] = (enc.signals, err)
-        rel = self.model.relative_errors(err, enc.families, st.refs_for(enc.signals))
-        raw = float(np.nanmax(rel)) if np.isfinite(rel).any() else 0.0
-        thr = st.lstm_threshold or self.model.global_threshold
-        values = frame.values[-1, enc.columns]
-        # Expected value: the reconstruction mapped back through the service's normalisation.
-        med, scl, _ = st.baseline.aligned(enc.signals, self.features)
-        expected = med + scl * np.sign(recon) * np.expm1(np.abs(recon))
-        top = top_signal_scores(enc.signals, rel / thr.value, rel, values, expected, self.config.top_signals)
-        vec = [float(v) for v in latent]
-        if self.on_latent is not None:
-            try:
-                self.on_latent(service, t, vec)
-            except Exception:  # the vector store is best effort; detection must go on
-                log.exception("on_latent hook failed for %s", service)
-        hot = tuple(enc.signals[j] for j in np.flatnonzero(rel > thr.value))
-        return ServiceScore(service, float(t), raw / thr.value, raw, thr.value, thr.method, LSTM_AE, top, vec, hot)
+    def _observe(self, st: _ServiceState, frame: WindowFrame, last: np.ndarray, t: float) -> bool:
+        """Record step t (`last`, the newest row of `frame`) as seen and refit the baseline when
+        due; False while the service is still warming up (the step then counts as normal)."""
+        st.add_seen(frame.signals, last)
+        if st.baseline is None or st.since_calibration >= self.config.recalibrate_every:
+            self._refit(st)
+        elif st.since_fit >= self.config.refit_every:
+            self._relocate(st)
+        if st.baseline is None or not st.baseline.usable(self.features):
+            st.add_normal(t, frame.signals, last)  # warming up: not scored yet
+            return False
+        return True
+
+    def _service_window(self, st: _ServiceState, service: str, frame: WindowFrame, t: float, columns: np.ndarray,
+                        signals: list[str], families: np.ndarray) -> ServiceWindow:
+        """The service's window for the batched autoencoder pass (`step_scoring`)."""
+        med, scl, _ = st.baseline.aligned(signals, self.features)
+        # Steps already judged anomalous are masked in later windows: otherwise one burst echoes
+        # through the next `window` steps' reconstructions.
+        past = st.anomalous_among(frame.times[:-1])
+        return ServiceWindow(service, frame.values, columns, signals, families, med, scl, st.refs_for(signals),
+                             st.lstm_threshold or self.model.global_threshold, past)
 
     def _break_after_change(self, service: str, score: ServiceScore, t: float) -> bool:
         """A clear break right after a deploy or config change of the service fires at once:
@@ -585,7 +629,7 @@ class StreamingDetector:
             st.hot_long.append(score.anomalous_signals)
             st.last_hot.update(dict.fromkeys(score.anomalous_signals, float(t)))
             if score.anomalous:
-                st.anomalous_steps.append(float(t))
+                st.add_anomalous(float(t))
             if not score.anomalous:
                 frame = rows[service]
                 st.add_normal(t, frame.signals, frame.values[-1])

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 
 from synth import make_frame
@@ -8,6 +10,7 @@ from rca_service.detect.features import (
     RobustBaseline,
     batch_channel_inputs,
     channel_inputs,
+    column_nanmedians,
     encode_frame,
 )
 
@@ -76,3 +79,16 @@ def test_moving_medians_updates_cached_alignment():
     base.set_medians(["metric.b"], np.array([20.0]))
     z1, _ = base.zscores(["metric.b"], np.array([[20.0]]), cfg)
     assert z0[0, 0] > 5 and z1[0, 0] == 0.0
+
+
+def test_column_nanmedians_equal_numpy_nanmedian():
+    rng = np.random.default_rng(4)
+    for rows in (1, 2, 7, 60):
+        m = rng.normal(0, 100, (rows, 6))
+        m[rng.random(m.shape) < 0.3] = np.nan
+        m[:, 5] = np.nan  # a signal never seen: NaN, no warning
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            expected = np.nanmedian(m, axis=0)
+        np.testing.assert_array_equal(column_nanmedians(m), expected)
+    assert column_nanmedians(np.zeros((0, 3))).shape == (3,)

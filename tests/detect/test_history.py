@@ -24,3 +24,13 @@ def test_rows_copy_values_and_round_trip_through_dicts():
     again = SignalRows(maxlen=10)
     again.extend_dicts(rows.to_dicts())
     assert again.matrix()[0] == ["x"] and again.matrix()[1].tolist() == [[1.0]]
+
+
+def test_rows_with_one_signal_set_stack_in_sorted_column_order():
+    rows = SignalRows(maxlen=5)
+    for i in range(4):
+        rows.append(["b", "a", "c"], np.array([i, 10.0 + i, np.nan if i == 2 else 20.0 + i]))
+    signals, m = rows.matrix()
+    assert signals == ["a", "b", "c"]
+    np.testing.assert_array_equal(m[:, 0], [10, 11, 12, 13])
+    np.testing.assert_array_equal(m[2], [12.0, 2.0, np.nan])

@@ -4,7 +4,14 @@ import torch
 
 from synth import normal_frames
 from rca_service.detect.features import CHANNEL_FEATURES, FeatureConfig, RobustBaseline, encode_frame, sliding_windows
-from rca_service.detect.lstm_ae import LSTMAutoencoder, LSTMAutoencoderConfig, masked_mse, reconstruction_errors, train
+from rca_service.detect.lstm_ae import (
+    LSTMAutoencoder,
+    LSTMAutoencoderConfig,
+    last_step_forward,
+    masked_mse,
+    reconstruction_errors,
+    train,
+)
 from rca_service.errors import ConfigError, InputError
 
 
@@ -57,3 +64,20 @@ def test_tiny_model_reconstructs_normal_better_than_anomalous(tiny_detector):
 def test_train_rejects_wrong_shape():
     with pytest.raises(InputError):
         train(np.zeros((100, 5, CHANNEL_FEATURES), dtype=np.float32), LSTMAutoencoderConfig(window=6))
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_last_step_forward_equals_the_module_on_its_last_step(layers):
+    torch.manual_seed(layers)
+    model = LSTMAutoencoder(LSTMAutoencoderConfig(window=7, hidden=12, latent=4, layers=layers)).eval()
+    x = torch.randn(300, 7, CHANNEL_FEATURES) * 2
+    x[:, :, 1] = (torch.rand(300, 7) > 0.1).float()
+    with torch.inference_mode():
+        recon, latent = model(x)
+    fast_recon, fast_latent = last_step_forward(model, x.transpose(0, 1).numpy())
+    assert fast_recon.shape == (300,) and fast_latent.shape == (300, 4)
+    np.testing.assert_allclose(fast_recon, recon[:, -1].numpy(), atol=1e-5)
+    np.testing.assert_allclose(fast_latent, latent.numpy(), atol=1e-5)
+    assert last_step_forward(model, np.zeros((7, 0, CHANNEL_FEATURES), np.float32))[0].shape == (0,)
+    with pytest.raises(InputError):
+        last_step_forward(model, np.zeros((7, 3, CHANNEL_FEATURES + 1), np.float32))

@@ -51,3 +51,19 @@ def test_shipped_default_model_loads_and_verifies():
     det = load_detector(Settings().models_dir, "latest")
     assert det.version and len(det.sha256["weights.pt"]) == 64
     assert det.info()["name"] == "detector"
+
+
+def test_real_store_reads_many_services_at_once_as_one_by_one():
+    rng = np.random.default_rng(5)
+    store = TelemetryStore(StoreConfig(step=60))
+    pts = _points(rng, "orders", {"cpu_usage": 20.0, "memory_usage": 300.0})
+    pts += [p for p in _points(rng, "billing", {"heap_used": 80.0}) if p.time < T0 + 100 * 60]
+    store.consume_metrics(pts)
+    store.close_until(T0 + STEPS * 60)
+    for start, end in ((T0 + 50 * 60, T0 + 150 * 60), (T0 + 99 * 60, T0 + 100 * 60), (T0 + 10**6, T0 + 10**6 + 60)):
+        many = store.frames(["orders", "billing", "unknown"], start, end)
+        for service, frame in many.items():
+            one = store.frame(service, start, end)
+            assert (frame.signals, frame.times.tolist(), frame.meta) == (one.signals, one.times.tolist(), one.meta)
+            np.testing.assert_array_equal(frame.values, one.values)
+    assert many["billing"].signals[-1] == "metric.heap_used"
