@@ -132,6 +132,10 @@ class IncidentGraph:
         return max(peaks, default=0.0)
 
 
+def _total_calls(topology: nx.DiGraph) -> float:
+    return sum(d.get("calls", 0) for _, _, d in topology.edges(data=True))
+
+
 def _lp(v: float) -> float:
     return math.log1p(max(v, 0.0))
 
@@ -175,6 +179,11 @@ class IncidentGraphBuilder:
         topo = store.topology(b0, a1)
         topo_before = store.topology(b0, b1)
         topo_after = store.topology(a0, a1)
+        if _total_calls(topo_after) == 0 and _total_calls(topo_before) > 0:
+            # not one traced call anywhere after the onset, after an hour of them: the tracing
+            # pipeline lost data (collector down, export failing), the system did not stop
+            # calling; the calls' after-onset statistics are unknown, so they read as unchanged
+            topo_after = None
         services = self._nodes(incident, store, topo)
         if not services:
             raise InputError(f"incident {incident.id}: the store has no services around {a0}")
@@ -273,7 +282,7 @@ class IncidentGraphBuilder:
         return out
 
     @staticmethod
-    def _edge_features(edges: list[tuple[str, str]], index: dict[str, int], before: nx.DiGraph, after: nx.DiGraph,
+    def _edge_features(edges: list[tuple[str, str]], index: dict[str, int], before: nx.DiGraph, after: nx.DiGraph | None,
                        steps_before: float, steps_after: float,
                        client: dict[tuple[str, str], float] | None = None) -> tuple[np.ndarray, np.ndarray]:
         if not edges:
@@ -281,9 +290,12 @@ class IncidentGraphBuilder:
         src, dst, attrs = [], [], []
         for u, v in edges:
             b = before.get_edge_data(u, v, default={})
-            a = after.get_edge_data(u, v, default={})
+            if after is None:  # no trace data after the onset: the call as it was
+                a, steps_a = b, steps_before
+            else:
+                a, steps_a = after.get_edge_data(u, v, default={}), steps_after
             cb, ca = b.get("calls", 0.0), a.get("calls", 0.0)
-            rate_b, rate_a = cb / max(steps_before, 1.0), ca / max(steps_after, 1.0)
+            rate_b, rate_a = cb / max(steps_before, 1.0), ca / max(steps_a, 1.0)
             lat_b = b.get("latency_sum", 0.0) / cb if cb else 0.0
             lat_a = a.get("latency_sum", 0.0) / ca if ca else 0.0
             feat = [

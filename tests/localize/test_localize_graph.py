@@ -134,6 +134,25 @@ def test_peer_labelled_client_latency_points_at_the_callee() -> None:
     assert g.x[a, col["latency.peak"]] < g.x[c, col["peer.latency"]]
 
 
+def test_a_system_wide_trace_gap_after_the_onset_reads_as_unknown_not_as_every_call_stopping() -> None:
+    store = chain_store()
+    cut = store.times[ONSET]
+    for key, e in list(store.edges.items()):
+        calls = np.where(store.times >= cut, 0.0, e.calls)
+        store.edges[key] = EdgeSeries(calls, np.where(store.times >= cut, 0.0, e.errors), np.where(store.times >= cut, 0.0, e.latency_sum))
+    g = IncidentGraphBuilder().build(incident_at(store), store)
+    ratio = EDGE_FEATURES.index("calls.ratio")
+    assert np.allclose(g.edge_attr[:, ratio], 0.0)
+
+    # one edge going quiet while others still carry calls is a real drop, not a gap
+    store = chain_store()
+    e = store.edges[("b", "c")]
+    store.edges[("b", "c")] = EdgeSeries(np.where(store.times >= cut, 0.0, e.calls), e.errors, e.latency_sum)
+    g = IncidentGraphBuilder().build(incident_at(store), store)
+    bc = [k for k, (s_, d_) in enumerate(zip(*g.edge_index)) if (g.services[s_], g.services[d_]) == ("b", "c")]
+    assert g.edge_attr[bc[0], ratio] < -5.0
+
+
 def test_one_stray_event_after_a_silent_baseline_is_not_a_huge_deviation() -> None:
     counts = np.zeros(60)
     med, scale = robust_scale(counts)
