@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import pairwise
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,7 +86,7 @@ class DetectorModel:
         families = np.concatenate([f for _, _, f in windows]).astype(np.int64)
         starts = np.concatenate([[0], np.cumsum(sizes)])
         err, recon, latent = self.last_step_errors(x, m, families, starts)
-        return [(err[a:b], recon[a:b], latent[i]) for i, (a, b) in enumerate(zip(starts[:-1], starts[1:]))]
+        return [(err[a:b], recon[a:b], latent[i]) for i, (a, b) in enumerate(pairwise(starts))]
 
     def last_step_errors(self, x: np.ndarray, mask: np.ndarray, families: np.ndarray,
                          starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -132,12 +132,12 @@ def column_nanmedians(values: np.ndarray) -> np.ndarray:
     out = np.full(s, np.nan)
     if t == 0 or s == 0:
         return out
-    ordered = np.sort(values, axis=0)  # NaN sort last
+    ordered = np.sort(values.T, axis=1)  # per signal, NaN last (rows sort faster than columns)
     count = t - np.isnan(values).sum(axis=0)
     ok = count > 0
-    cols = np.flatnonzero(ok)
-    low = ordered[(count[ok] - 1) // 2, cols]
-    high = ordered[count[ok] // 2, cols]
+    rows = np.flatnonzero(ok)
+    low = ordered[rows, (count[ok] - 1) // 2]
+    high = ordered[rows, count[ok] // 2]
     out[ok] = (low + high) / 2.0
     return out
 
@@ -210,16 +210,26 @@ class RobustBaseline:
         key = ("aligned", tuple(signals), config.min_history)
         cache = self.__dict__.setdefault("_cache", {})
         if key not in cache:
-            index = self.index()
-            med = np.zeros(len(signals))
-            scl = np.ones(len(signals))
-            known = np.zeros(len(signals), dtype=bool)
-            for j, sig in enumerate(signals):
-                i = index.get(sig)
-                if i is not None and self.count[i] >= config.min_history:
-                    med[j], scl[j], known[j] = self.median[i], self.scale[i], True
-            cache[key] = (med, scl, known)
+            cache[key] = self._aligned(self._columns(signals), config)
         return cache[key]
+
+    def _columns(self, signals: list[str] | tuple[str, ...]) -> np.ndarray:
+        """Column of each of `signals` in this baseline, -1 where it has none (cached)."""
+        key = ("columns", tuple(signals))
+        cache = self.__dict__.setdefault("_cache", {})
+        if key not in cache:
+            index = self.index()
+            cache[key] = np.array([index.get(sig, -1) for sig in signals], dtype=np.int64)
+        return cache[key]
+
+    def _aligned(self, columns: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        known = columns >= 0
+        known[known] = self.count[columns[known]] >= config.min_history
+        med = np.zeros(len(columns))
+        scl = np.ones(len(columns))
+        med[known] = self.median[columns[known]]
+        scl[known] = self.scale[columns[known]]
+        return med, scl, known
 
     def kept(self, signals: list[str] | tuple[str, ...], config: FeatureConfig) -> tuple[np.ndarray, list[str], np.ndarray]:
         """Of `signals`, those with enough history: (column indices, names, family indices); cached."""
@@ -234,9 +244,9 @@ class RobustBaseline:
 
     def set_medians(self, signals: list[str], medians: np.ndarray) -> None:
         """Move the medians of `signals` (the location follows recent steps); scales stay."""
-        index = self.index()
-        for sig, m in zip(signals, medians):
-            self.median[index[sig]] = m
+        columns = self._columns(signals)
+        known = columns >= 0
+        self.median[columns[known]] = np.asarray(medians, dtype=np.float64)[known]
         cache = self.__dict__.get("_cache", {})
         for key in [k for k in cache if k[0] == "aligned"]:
             del cache[key]

@@ -24,6 +24,7 @@ class SignalRows:
     def __init__(self, maxlen: int) -> None:
         self._rows: deque[tuple[tuple[str, ...], np.ndarray]] = deque(maxlen=maxlen)
         self._names: tuple[str, ...] = ()
+        self._order: tuple[tuple[str, ...], list[str], np.ndarray | None] | None = None  # (names, sorted, argsort)
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -49,12 +50,17 @@ class SignalRows:
 
     def matrix(self) -> tuple[list[str], np.ndarray]:
         """(signals, (N, S) matrix): the union of all rows' signals, sorted; NaN where missing."""
-        groups = {n for n, _ in self._rows}
-        signals = sorted({s for names in groups for s in names})
-        if len(groups) == 1 and len(next(iter(groups))) == len(signals):  # the usual case: one signal set, one stack
-            (names,) = groups
-            out = np.array([vals for _, vals in self._rows], dtype=np.float64).reshape(len(self._rows), len(names))
-            return signals, out if list(names) == signals else out[:, np.argsort(names, kind="stable")]
+        if self._rows and all(names is self._names for names, _ in self._rows):
+            # the usual case: one signal set all along (`append` shares its tuple), one stack
+            if self._order is None or self._order[0] is not self._names:
+                signals = sorted(set(self._names))
+                order = np.argsort(self._names, kind="stable") if len(signals) == len(self._names) else None
+                self._order = (self._names, signals, order)
+            names, signals, order = self._order
+            if order is not None:
+                out = np.array([vals for _, vals in self._rows], dtype=np.float64).reshape(len(self._rows), len(names))
+                return list(signals), out if list(names) == signals else out[:, order]
+        signals = sorted({s for names in {n for n, _ in self._rows} for s in names})
         index = {s: i for i, s in enumerate(signals)}
         out = np.full((len(self._rows), len(signals)), np.nan)
         columns: dict[tuple[str, ...], np.ndarray] = {}
