@@ -8,6 +8,8 @@ The anomaly score of a signal at a step is its reconstruction error there.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -131,6 +133,20 @@ def reconstruct(model: LSTMAutoencoder, inputs: np.ndarray, batch_size: int = 40
         recons.append(r.numpy())
         latents.append(z.numpy())
     return np.concatenate(recons), np.concatenate(latents)
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with torch limited to `n` intra-op threads (0: as it is), then restore."""
+    before = torch.get_num_threads()
+    if n <= 0 or n == before:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _fast_tanh(x: torch.Tensor) -> torch.Tensor:

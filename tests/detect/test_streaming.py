@@ -330,3 +330,26 @@ def test_short_history_threshold_needs_a_lasting_anomaly(tiny_detector):
     assert det.threshold(service).method == "exp-tail"
     assert [sorted(i.services) for i in opened] == [[service]]
     assert opened[0].start == t0 + 90 * 60
+
+
+def test_scoring_runs_torch_on_one_thread_and_restores_the_setting(tiny_detector):
+    import torch
+
+    frames = normal_frames(2, 90, seed=16)
+    seen = []
+    store = FrameStore(frames)
+    det = StreamingDetector(store, DetectConfig(lookback_steps=0, min_history=30), tiny_detector,
+                            on_latent=lambda s, t, v: seen.append(torch.get_num_threads()))
+    t0 = int(frames[0].times[0])
+    det.seek(t0)
+    store.close_until(t0 + 90 * 60)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        det.step()
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert seen and set(seen) == {1}
+    with pytest.raises(ConfigError):
+        DetectConfig(torch_threads=-1)
