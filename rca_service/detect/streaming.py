@@ -182,7 +182,8 @@ class _ServiceState:
         self.anomalous_in_order = True  # anomalous_steps ascending (false after scoring an earlier step again)
         self.baseline: RobustBaseline | None = None
         self.lstm_threshold: Threshold | None = None
-        self.nsigma_threshold: Threshold | None = None
+        self._nsigma_threshold: Threshold | None = None
+        self._nsigma_due: CalibrationConfig | None = None  # refit the n-sigma threshold at first use
         self.home: str | None = None  # the incident the service's current episode belongs to
         self.episode_signals: set[str] = set()  # signals anomalous in the current episode, not recovered
         self.last_hot: dict[str, float] = {}  # signal -> the last step it was anomalous
@@ -194,6 +195,26 @@ class _ServiceState:
         self.since_calibration = 0
         self.last: ServiceScore | None = None
         self.digest = ""
+
+    @property
+    def nsigma_threshold(self) -> Threshold | None:
+        """The n-sigma threshold, refitted from `nsigma_raw` when first asked for after
+        `recalibrate_nsigma`. Only n-sigma scoring appends to `nsigma_raw`, and it asks for the
+        threshold first, so this is the threshold an eager refit would have given; services on
+        the autoencoder rarely ask, which spares most of the POT fits of a recalibration step."""
+        if self._nsigma_due is not None:
+            cal, self._nsigma_due = self._nsigma_due, None
+            raw = np.array(self.nsigma_raw)
+            self._nsigma_threshold = calibrate(raw, cal) if len(raw) >= cal.min_points_short else None
+        return self._nsigma_threshold
+
+    @nsigma_threshold.setter
+    def nsigma_threshold(self, value: Threshold | None) -> None:
+        self._nsigma_threshold, self._nsigma_due = value, None
+
+    def recalibrate_nsigma(self, config: CalibrationConfig) -> None:
+        """Refit the n-sigma threshold from the normal scores kept now, when it is next needed."""
+        self._nsigma_due = config
 
     def add_normal(self, t: float, signals: list[str], row: np.ndarray) -> None:
         self.times.append(t)
@@ -488,7 +509,7 @@ class StreamingDetector:
 
     def _recalibrate(self, st: _ServiceState) -> None:
         cal = self.config.calibration
-        st.nsigma_threshold = calibrate(np.array(st.nsigma_raw), cal) if len(st.nsigma_raw) >= cal.min_points_short else None
+        st.recalibrate_nsigma(cal)
         if self.model is not None:
             st.lstm_threshold = calibrate(self._lstm_history_raw(st), cal, self.model.global_threshold)
 
