@@ -181,8 +181,7 @@ def _last_hidden(gates_in: torch.Tensor, weight_hh: torch.Tensor, extra: torch.T
     return h
 
 
-@torch.inference_mode()
-def last_step_forward(model: LSTMAutoencoder, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def last_step_forward(model: LSTMAutoencoder, inputs: np.ndarray, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
     """The reconstruction of each window's last step only, and the latent, for streaming.
 
     The same function as `model(...)[0][:, -1]` and its latent (equal to float32 rounding), but
@@ -195,6 +194,8 @@ def last_step_forward(model: LSTMAutoencoder, inputs: np.ndarray) -> tuple[np.nd
         model: the autoencoder.
         inputs: (W, N, CHANNEL_FEATURES) float32, time-major channel windows
             (`features.time_major_channel_inputs`).
+        chunk: channels per pass (bounds the memory of long priming ranges; a step of 50
+            services is one pass).
 
     Returns:
         (reconstruction of the last step (N,), latent (N, latent)), float32.
@@ -202,9 +203,17 @@ def last_step_forward(model: LSTMAutoencoder, inputs: np.ndarray) -> tuple[np.nd
     model.eval()
     if inputs.ndim != 3 or inputs.shape[2] != CHANNEL_FEATURES:
         raise InputError(f"expected (W, N, {CHANNEL_FEATURES}) input, got {inputs.shape}")
-    w, n, f = inputs.shape
+    n = inputs.shape[1]
     if n == 0:
         return np.zeros(0, dtype=np.float32), np.zeros((0, model.config.latent), dtype=np.float32)
+    parts = [_last_step_pass(model, inputs[:, i : i + chunk]) for i in range(0, n, max(1, chunk))]
+    return np.concatenate([r for r, _ in parts]), np.concatenate([z for _, z in parts])
+
+
+@torch.inference_mode()
+def _last_step_pass(model: LSTMAutoencoder, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`last_step_forward` of one chunk of channels, (W, n, F) -> ((n,), (n, latent))."""
+    w, n, f = inputs.shape
     x = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32))
     if model.config.layers > 1:
         recon, latent = model(x.transpose(0, 1))

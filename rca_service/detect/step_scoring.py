@@ -19,6 +19,7 @@ from rca_service.detect.calibration import Threshold
 from rca_service.detect.detector_model import DetectorModel
 from rca_service.detect.features import compress, normalise
 from rca_service.detect.scores import LSTM_AE, ServiceScore, top_signal_scores
+from rca_service.errors import InputError
 
 
 @dataclass
@@ -77,10 +78,15 @@ def score_windows(model: DetectorModel, t: float, windows: list[ServiceWindow], 
 
     Returns:
         One BatchScore per window, in order.
+
+    Raises:
+        InputError: a window without any kept signal.
     """
     if not windows:
         return []
     sizes = np.array([len(w.signals) for w in windows], dtype=np.int64)
+    if not sizes.all():
+        raise InputError("every window scored needs at least one signal with a baseline")
     starts = np.concatenate([[0], np.cumsum(sizes)])
     raw = np.concatenate([w.values[:, w.columns] for w in windows], axis=1)
     median = np.concatenate([w.median for w in windows])

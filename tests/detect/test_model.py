@@ -78,6 +78,9 @@ def test_last_step_forward_equals_the_module_on_its_last_step(layers):
     assert fast_recon.shape == (300,) and fast_latent.shape == (300, 4)
     np.testing.assert_allclose(fast_recon, recon[:, -1].numpy(), atol=1e-5)
     np.testing.assert_allclose(fast_latent, latent.numpy(), atol=1e-5)
+    chunked_recon, chunked_latent = last_step_forward(model, x.transpose(0, 1).numpy(), chunk=64)
+    np.testing.assert_allclose(chunked_recon, fast_recon, atol=1e-6)
+    np.testing.assert_allclose(chunked_latent, fast_latent, atol=1e-6)
     assert last_step_forward(model, np.zeros((7, 0, CHANNEL_FEATURES), np.float32))[0].shape == (0,)
     with pytest.raises(InputError):
         last_step_forward(model, np.zeros((7, 3, CHANNEL_FEATURES + 1), np.float32))
