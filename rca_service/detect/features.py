@@ -336,29 +336,15 @@ def batch_channel_inputs(windows: list[tuple[np.ndarray, np.ndarray, np.ndarray]
     x = np.concatenate([x for x, _, _ in windows], axis=1) if windows else np.zeros((0, 0))
     m = np.concatenate([m for _, m, _ in windows], axis=1) if windows else np.zeros((0, 0), dtype=bool)
     families = np.concatenate([f for _, _, f in windows]).astype(np.int64) if windows else np.zeros(0, np.int64)
-    return concat_channel_inputs(x, m, families, np.repeat(np.arange(len(sizes)), sizes), len(sizes))
-
-
-def concat_channel_inputs(x: np.ndarray, mask: np.ndarray, families: np.ndarray, owner: np.ndarray,
-                          n_owners: int) -> np.ndarray:
-    """`channel_inputs` of channels of several services laid side by side.
-
-    Args:
-        x: (W, C) compressed z (0 where masked), the services' channels concatenated.
-        mask: (W, C) bool.
-        families: (C,) family index of each channel.
-        owner: (C,) index of each channel's service, in 0..n_owners-1.
-        n_owners: number of services.
-
-    Returns:
-        (C, W, CHANNEL_FEATURES) float32 (see `channel_inputs`); a view of the time-major array.
-    """
-    return time_major_channel_inputs(x, mask, families, owner, n_owners).transpose(1, 0, 2)
+    owner = np.repeat(np.arange(len(sizes)), sizes)
+    return time_major_channel_inputs(x, m, families, owner, len(sizes)).transpose(1, 0, 2)
 
 
 def time_major_channel_inputs(x: np.ndarray, mask: np.ndarray, families: np.ndarray, owner: np.ndarray,
                               n_owners: int) -> np.ndarray:
-    """`concat_channel_inputs` laid out time-major, (W, C, CHANNEL_FEATURES) float32.
+    """`channel_inputs` of several services' channels laid side by side, time-major:
+    (W, C, CHANNEL_FEATURES) float32 for x and mask (W, C), families and owner (C,) (each
+    channel's service, in 0..n_owners-1).
 
     The streaming forward pass (`lstm_ae.last_step_forward`) reads one step of every channel
     at a time, so this layout needs no copy there.

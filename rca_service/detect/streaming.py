@@ -189,12 +189,18 @@ class _ServiceState:
         self.last_hot: dict[str, float] = {}  # signal -> the last step it was anomalous
         self.lead: set[str] = set()  # a new-symptom episode's new signals (listed first)
         self.onset: float | None = None  # start of a new-symptom episode being opened
-        self.hot: deque[tuple[str, ...]] = deque(maxlen=config.open_window)  # anomalous signals per step
+        # anomalous signals per step, over the steps `_new_signals` compares (`hot` is its tail)
         self.hot_long: deque[tuple[str, ...]] = deque(maxlen=config.open_window + config.open_steps)
+        self._open_window = config.open_window
         self.since_fit = 0
         self.since_calibration = 0
         self.last: ServiceScore | None = None
         self.digest = ""
+
+    @property
+    def hot(self) -> list[tuple[str, ...]]:
+        """Anomalous signals of each of the last `open_window` steps, oldest first."""
+        return list(self.hot_long)[-self._open_window:]
 
     @property
     def nsigma_threshold(self) -> Threshold | None:
@@ -606,7 +612,7 @@ class StreamingDetector:
             if self._uses_model(st):
                 columns, signals, families = st.baseline.kept(frame.signals, self.features)
                 if np.isfinite(last[columns]).any():
-                    batch.append(self._service_window(st, service, frame, t, columns, signals, families))
+                    batch.append(self._service_window(st, service, frame, columns, signals, families))
                     continue
             score = self.nsigma.score(service, t, st.baseline, frame.signals, last, st.nsigma_threshold)
             if score is not None:
@@ -635,7 +641,7 @@ class StreamingDetector:
             return False
         return True
 
-    def _service_window(self, st: _ServiceState, service: str, frame: WindowFrame, t: float, columns: np.ndarray,
+    def _service_window(self, st: _ServiceState, service: str, frame: WindowFrame, columns: np.ndarray,
                         signals: list[str], families: np.ndarray) -> ServiceWindow:
         """The service's window for the batched autoencoder pass (`step_scoring`)."""
         med, scl, _ = st.baseline.aligned(signals, self.features)
@@ -662,7 +668,6 @@ class StreamingDetector:
             st.last = score
             st.flags.append((t, score.anomalous))
             self._forget_recovered(st, t)
-            st.hot.append(score.anomalous_signals)
             st.hot_long.append(score.anomalous_signals)
             st.last_hot.update(dict.fromkeys(score.anomalous_signals, float(t)))
             if score.anomalous:
