@@ -115,7 +115,8 @@ class TelemetryStoreAPI(RecordSink, Protocol):
 
     def topology(self, start: float | None = None, end: float | None = None) -> nx.DiGraph:
         """Service call graph over [start, end): nodes = services, edge attrs `calls`, `errors`,
-        `latency_sum` (seconds, sum of child server-span durations)."""
+        `latency_sum` (seconds, sum of child server-span durations), and where the caller's client
+        spans are known `gap_sum` (seconds of client span beyond the server span) over `gap_calls`."""
         ...
 
     def log_templates(self, service: str | None = None, start: float | None = None, end: float | None = None) -> list[LogTemplate]:

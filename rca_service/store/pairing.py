@@ -14,6 +14,8 @@ from itertools import islice
 
 # pending child: (service, is_error, duration, step start, kind)
 PendingChild = tuple[str, bool, float, int, int]
+# indexed span: (service, is_error, duration, is CLIENT span)
+IndexedSpan = tuple[str, bool, float, bool]
 # pending client: (service, peer, is_error, duration, step start)
 PendingClient = tuple[str, str, bool, float, int]
 
@@ -21,16 +23,34 @@ PendingClient = tuple[str, str, bool, float, int]
 ENTRY_KINDS = (0, 1)
 
 
-def add_edge(edges: dict[tuple[str, str], list[float]], src: str, dst: str, failed: bool, duration: float) -> None:
-    """Count one call src -> dst."""
+def add_edge(edges: dict[tuple[str, str], list[float]], src: str, dst: str, failed: bool, duration: float,
+             gap: float | None = None) -> None:
+    """Count one call src -> dst.
+
+    `duration` is the callee's span; `gap` (when the caller's CLIENT span is known) is the
+    caller's client span minus it: time on the wire and in queues, where a network fault shows.
+    """
     acc = edges.get((src, dst))
     if acc is None:
-        edges[(src, dst)] = [1, 1 if failed else 0, duration]
+        edges[(src, dst)] = [1, 1 if failed else 0, duration, 0.0 if gap is None else gap, 0 if gap is None else 1]
     else:
         acc[0] += 1
         if failed:
             acc[1] += 1
         acc[2] += duration
+        if gap is not None:
+            acc[3] += gap
+            acc[4] += 1
+
+
+def call_gap(parent: IndexedSpan, child_duration: float, child_kind: int) -> float | None:
+    """Client span minus server span of one call, or None when the pair is not client -> server.
+
+    Producer/consumer pairs are left out: a consumer may run long after the producer returned.
+    """
+    if not parent[3] or child_kind not in (0, 1, 2):
+        return None
+    return max(parent[2] - child_duration, 0.0)
 
 
 def _evict_oldest(d: dict, keep: int) -> list:
@@ -53,7 +73,7 @@ class SpanPairing:
     def __init__(self, index_size: int, pending_size: int) -> None:
         self.index_size = index_size
         self.pending_size = pending_size
-        self.index: dict[str, tuple[str, bool]] = {}
+        self.index: dict[str, IndexedSpan] = {}
         self.pending_children: dict[str, list[PendingChild]] = {}
         self.pending_clients: dict[str, PendingClient] = {}
 

@@ -115,7 +115,8 @@ def step_to_json(sd: StepData) -> dict:
 def step_from_json(d: dict) -> StepData:
     sd = StepData(int(d["start"]), closed=bool(d["closed"]))
     sd.services = {svc: bucket_from_json(bj, sd.closed) for svc, bj in d["services"].items()}
-    sd.edges = {(a, b): [calls, errs, lat] for a, b, calls, errs, lat in d["edges"]}
+    # snapshots written before call gaps were kept have three statistics per edge
+    sd.edges = {(a, b): [calls, errs, lat, *(gap or (0.0, 0))] for a, b, calls, errs, lat, *gap in d["edges"]}
     sd.changes = [ChangeEvent(s, tm, k, desc, a) for s, tm, k, desc, a in d["changes"]]
     return sd
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from rca_service.records import Span
 from rca_service.store.config import StoreConfig
-from rca_service.store.pairing import ENTRY_KINDS, PendingChild, PendingClient, SpanPairing, add_edge
+from rca_service.store.pairing import ENTRY_KINDS, IndexedSpan, PendingChild, PendingClient, SpanPairing, add_edge, call_gap
 from rca_service.store.sketch import MIN_DURATION, ZERO_BIN
 from rca_service.store.windows import StepTable
 
@@ -144,7 +144,7 @@ class SpanAccumulator:
                     new_sigs.append((sig, t))
 
             # pairing: this span as a child
-            index[sid] = (svc, err)
+            index[sid] = (svc, err, d, kind == 3)
             paired = False
             if pid:
                 p = index.get(pid)
@@ -155,7 +155,7 @@ class SpanAccumulator:
                     else:
                         lst.append((svc, err, d, st, kind))
                 elif p[0] != svc:
-                    add_edge(edges, p[0], svc, err or p[1], d)
+                    add_edge(edges, p[0], svc, err or p[1], d, call_gap(p, d, kind))
                     if pcl:
                         pcl.pop(pid, None)
                     if kind == 0 or kind == 1:
@@ -168,7 +168,7 @@ class SpanAccumulator:
             if pch:
                 waiting = pch.pop(sid, None)
                 if waiting is not None:
-                    paired = self._resolve(svc, err, waiting)
+                    paired = self._resolve(index[sid], waiting)
             if (kind == 3 or kind == 4) and not paired and s.peer_service:
                 pcl[sid] = (svc, s.peer_service, err, d, st)
 
@@ -176,14 +176,15 @@ class SpanAccumulator:
             self.give_up(*pairing.trim())
         return dropped, newest
 
-    def _resolve(self, svc: str, err: bool, children: list[PendingChild]) -> bool:
-        """Children that waited for this span (service `svc`) arrived first; True if any is remote."""
+    def _resolve(self, parent: IndexedSpan, children: list[PendingChild]) -> bool:
+        """Children that waited for this span (`parent`) arrived first; True if any is remote."""
+        svc, err = parent[0], parent[1]
         remote = False
         for c_svc, c_err, d, st, kind in children:
             if c_svc == svc:
                 continue
             remote = True
-            add_edge(self.table.get(st).edges, svc, c_svc, err or c_err, d)
+            add_edge(self.table.get(st).edges, svc, c_svc, err or c_err, d, call_gap(parent, d, kind))
             if kind in ENTRY_KINDS:
                 self._count_entry(c_svc, st, c_err, d)
         return remote

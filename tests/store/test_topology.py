@@ -48,6 +48,25 @@ def test_pairing_across_batches_in_either_order(store):
     assert "b" not in g.successors("b") and set(g.nodes) == {"a", "b"}  # no virtual peer for paired clients
 
 
+def test_call_gap_is_client_span_minus_server_span_in_either_arrival_order(store):
+    c1, s1 = _call("a", "b", T0 + 1, dur=0.1)            # client 0.11 s, server 0.10 s
+    c2, s2 = _call("a", "b", T0 + 2, dur=0.3)            # client 0.31 s, server 0.30 s
+    slow_c = span("a", T0 + 3, 0.5, SpanKind.CLIENT, peer="b")   # 0.4 s lost on the wire
+    slow_s = span("b", T0 + 3.2, 0.1, SpanKind.SERVER, parent=slow_c.span_id)
+    store.consume_spans([s1, c2, slow_c])  # s1's parent comes later, c2's child too
+    store.consume_spans([c1, s2, slow_s])
+    # a server span whose parent is another service's SERVER span: no client side, no gap
+    root = span("a", T0 + 4, 0.9, SpanKind.SERVER)
+    store.consume_spans([root, span("c", T0 + 4.1, 0.2, SpanKind.SERVER, parent=root.span_id)])
+    store.close_until(T0 + 600)
+    g = store.topology()
+    e = g.edges["a", "b"]
+    assert e["calls"] == 3 and e["gap_calls"] == 3
+    assert e["gap_sum"] == pytest.approx(0.01 + 0.01 + 0.4)
+    assert e["latency_sum"] == pytest.approx(0.5)
+    assert g.edges["a", "c"]["calls"] == 1 and g.edges["a", "c"]["gap_calls"] == 0
+
+
 def test_unpaired_client_spans_reach_a_virtual_peer(store):
     spans = [span("a", T0 + i, 0.01, SpanKind.CLIENT, peer="redis", error=(i == 0)) for i in range(3)]
     store.consume_spans(spans)
