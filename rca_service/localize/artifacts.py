@@ -9,7 +9,7 @@ description), `weights.pt` (a state_dict, loaded with `weights_only=True`), `cal
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -18,6 +18,7 @@ from rca_service.errors import ModelError
 from rca_service.localize.calibration import Calibration
 from rca_service.localize.gnn import GNNConfig, RootCauseGNN
 from rca_service.localize.graph import EDGE_FEATURES, NODE_FEATURES, GraphConfig
+from rca_service.localize.widen import widen_state
 from rca_service.util import sha256_file
 
 MODEL_NAME = "localizer"
@@ -37,6 +38,7 @@ class LocalizerArtifacts:
     calibration: Calibration
     hashes: dict[str, str]
     meta: dict
+    widened_features: list[str] = field(default_factory=list)  # features added on load (zero weight)
 
 
 def save_artifacts(out_dir: Path, version: str, model: RootCauseGNN, graph_config: GraphConfig,
@@ -81,8 +83,12 @@ def resolve_version(models_dir: Path, version: str | None) -> str:
     return name
 
 
-def load_artifacts(models_dir: Path, version: str | None = "latest") -> LocalizerArtifacts:
-    """Load and verify one version; raises ModelError when a file is missing or fails its sha256."""
+def load_artifacts(models_dir: Path, version: str | None = "latest", widen: bool = False) -> LocalizerArtifacts:
+    """Load and verify one version; raises ModelError when a file is missing or fails its sha256.
+
+    A version trained on fewer features than this code computes is refused, unless `widen`
+    (a starting point for fine-tuning): then the added features enter with zero weight.
+    """
     version = resolve_version(models_dir, version)
     path = Path(models_dir) / MODEL_NAME / version
     try:
@@ -101,14 +107,22 @@ def load_artifacts(models_dir: Path, version: str | None = "latest") -> Localize
         config = json.loads((path / "config.json").read_text())
     except ValueError as exc:
         raise ModelError(f"localizer {version}: bad config.json: {exc}") from exc
-    if config.get("node_features") != list(NODE_FEATURES) or config.get("edge_features") != list(EDGE_FEATURES):
+    gnn = GNNConfig.from_dict(config["gnn"])
+    same = config.get("node_features") == list(NODE_FEATURES) and config.get("edge_features") == list(EDGE_FEATURES)
+    if not same and not widen:
         raise ModelError(f"localizer {version} was trained on other features than this code computes; retrain it")
-    model = RootCauseGNN(GNNConfig.from_dict(config["gnn"]))
     try:
         state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
+        if not same:
+            state = widen_state(state, gnn.hidden, (config.get("node_features", []), list(NODE_FEATURES)),
+                                (config.get("edge_features", []), list(EDGE_FEATURES)))
+            gnn = replace(gnn, in_features=len(NODE_FEATURES), edge_features=len(EDGE_FEATURES))
+        model = RootCauseGNN(gnn)
         model.load_state_dict(state)
     except (RuntimeError, OSError, ValueError) as exc:
         raise ModelError(f"localizer {version}: cannot load weights: {exc}") from exc
     model.eval()
+    added = [] if same else [f for f in (*NODE_FEATURES, *EDGE_FEATURES)
+                             if f not in config.get("node_features", []) + config.get("edge_features", [])]
     return LocalizerArtifacts(version, path, model, GraphConfig.from_dict(config["graph"]),
-                              Calibration.load(path / "calibration.json"), hashes, config.get("meta", {}))
+                              Calibration.load(path / "calibration.json"), hashes, config.get("meta", {}), added)

@@ -27,11 +27,14 @@ class EdgeSeries:
         calls: (T,) calls per step, aligned with the store's `times`.
         errors: (T,) failed calls per step.
         latency_sum: (T,) summed callee server-span seconds per step.
+        gap_sum: (T,) summed client-minus-server seconds per step over all calls, or None when
+            the callers' client spans are unknown.
     """
 
     calls: np.ndarray
     errors: np.ndarray
     latency_sum: np.ndarray
+    gap_sum: np.ndarray | None = None
 
 
 @dataclass
@@ -59,6 +62,8 @@ class FrameStore:
     def __post_init__(self) -> None:
         if self.step <= 0:
             raise InputError(f"step must be positive, got {self.step}")
+        if np.any(np.diff(self.times) <= 0):
+            raise InputError("times must be increasing step starts")
         for service, (signals, values) in self.frames.items():
             if values.shape != (len(self.times), len(signals)):
                 raise InputError(f"frame of {service!r} has shape {values.shape}, expected {(len(self.times), len(signals))}")
@@ -83,10 +88,11 @@ class FrameStore:
             names.update((a, b))
         return sorted(names)
 
-    def _mask(self, start: float | None, end: float | None) -> np.ndarray:
-        lo = -np.inf if start is None else start
-        hi = np.inf if end is None else end
-        return (self.times >= lo) & (self.times < hi)
+    def _mask(self, start: float | None, end: float | None) -> slice:
+        """The steps starting in [start, end) (`times` is sorted): a slice, cheap for one step."""
+        lo = 0 if start is None else int(np.searchsorted(self.times, start, side="left"))
+        hi = len(self.times) if end is None else int(np.searchsorted(self.times, end, side="left"))
+        return slice(lo, max(lo, hi))
 
     def frame(self, service: str, start: float, end: float) -> WindowFrame:
         if service not in self.frames and service not in self.services():
@@ -106,8 +112,10 @@ class FrameStore:
             calls = float(np.nansum(series.calls[mask]))
             if calls <= 0:
                 continue
+            known = series.gap_sum is not None
             g.add_edge(a, b, calls=calls, errors=float(np.nansum(series.errors[mask])),
-                       latency_sum=float(np.nansum(series.latency_sum[mask])))
+                       latency_sum=float(np.nansum(series.latency_sum[mask])),
+                       gap_sum=float(np.nansum(series.gap_sum[mask])) if known else 0.0, gap_calls=calls if known else 0.0)
         return g
 
     def log_templates(self, service: str | None = None, start: float | None = None, end: float | None = None) -> list[LogTemplate]:

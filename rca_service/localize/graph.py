@@ -4,8 +4,9 @@ For an `Incident` and a store, `IncidentGraphBuilder.build` takes the call graph
 anomalous services and describes each node by how its signals moved after the incident onset
 relative to its own history (per signal family: latency, errors, traffic, resource, network,
 logs, change, other), who went wrong first, what it adds on top of its callees, new log
-templates and change events, and its position in the graph. Edges carry call volume, error
-share and latency, before and after the onset. No service names and no dataset-specific
+templates and change events, how much longer the calls into and out of it take on the wire than
+in the callee (network and queues), and its position in the graph. Edges carry call volume,
+error share, latency and that gap, before and after the onset. No service names and no dataset-specific
 signal names enter the features; a family a service lacks is marked absent, not zero.
 """
 
@@ -31,11 +32,13 @@ NODE_FEATURES: tuple[str, ...] = tuple(f"{fam}.{k}" for fam in FAMILIES for k in
     "latency.excess", "errors.excess", "callers.anomaly", "callees.anomaly",
     "degree.in", "degree.out", "logs.new_templates", "logs.new_error_templates",
     "change.events", "graph.size", "peer.latency", "peer.excess", "peer.present",
+    "gap.in", "gap.out",
 )
 EDGE_FEATURES: tuple[str, ...] = (
     "calls.before", "calls.ratio", "errors.after", "errors.before", "latency.after", "latency.ratio",
-    "client_latency.deviation", "reverse",
+    "client_latency.deviation", "gap.after", "gap.ratio", "reverse",
 )
+_GAP_RATIO = EDGE_FEATURES.index("gap.ratio")
 
 
 @dataclass
@@ -52,6 +55,8 @@ class GraphConfig:
         hops: neighbourhood radius around anomalous services in large systems.
         onset_z: robust z above which a step counts as anomalous for onset timing.
         change_lookback_seconds: change events this long before the onset still count.
+        gap_blocks_before: the baseline's call gaps are the median of this many blocks of it.
+        gap_blocks_after: the same for the analysis window.
     """
 
     history_seconds: float = 3600.0
@@ -62,6 +67,8 @@ class GraphConfig:
     hops: int = 1
     onset_z: float = 5.0
     change_lookback_seconds: float = 600.0
+    gap_blocks_before: int = 12
+    gap_blocks_after: int = 5
 
     def __post_init__(self) -> None:
         if self.history_seconds <= 0 or self.analysis_seconds <= 0:
@@ -72,6 +79,8 @@ class GraphConfig:
             raise ConfigError("max_nodes must be >= 2 and hops >= 0")
         if self.onset_z <= 0:
             raise ConfigError("onset_z must be positive")
+        if self.gap_blocks_before < 1 or self.gap_blocks_after < 1:
+            raise ConfigError("gap_blocks_before and gap_blocks_after must be >= 1")
 
     @classmethod
     def from_dict(cls, d: dict) -> "GraphConfig":
@@ -140,6 +149,38 @@ def _lp(v: float) -> float:
     return math.log1p(max(v, 0.0))
 
 
+def _block_gaps(store: TelemetryStoreAPI, start: float, end: float, step: int, blocks: int) -> dict[tuple[str, str], float]:
+    """Per edge, the median over up to `blocks` equal blocks of [start, end) of the mean call gap
+    (over calls that had both sides).
+
+    A median of blocks, not one mean over the range: the hour before an incident may hold earlier
+    incidents whose slow calls would otherwise make the baseline look slow. Blocks, not steps,
+    keep the store reads bounded when steps are short.
+    """
+    width = max(1, math.ceil((end - start) / step / blocks)) * step
+    per_block: dict[tuple[str, str], list[float]] = {}
+    for t in range(int(start), int(end), width):
+        for u, v, attrs in store.topology(t, min(t + width, end)).edges(data=True):
+            n = attrs.get("gap_calls", 0)
+            if n:
+                per_block.setdefault((u, v), []).append(attrs["gap_sum"] / n)
+    return {edge: float(np.median(values)) for edge, values in per_block.items()}
+
+
+def _gap_extremes(edge_index: np.ndarray, edge_attr: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per node, the largest rise of the call gap on calls into it and on calls out of it.
+
+    A network fault on a service delays what it sends: its callers wait longer than it worked
+    (calls into it), and so may its callees' replies reach it late (calls out of it).
+    """
+    into, out = np.zeros(n), np.zeros(n)
+    forward = edge_attr[:, -1] == 0.0 if len(edge_attr) else np.zeros(0, dtype=bool)
+    for (u, v), ratio in zip(edge_index.T[forward], edge_attr[forward, _GAP_RATIO]):
+        into[v] = max(into[v], float(ratio))
+        out[u] = max(out[u], float(ratio))
+    return into, out
+
+
 class IncidentGraphBuilder:
     """Cuts the incident graph out of a store.
 
@@ -190,9 +231,13 @@ class IncidentGraphBuilder:
         index = {s: i for i, s in enumerate(services)}
         details = [self._node_detail(s, store, (b0, b1), (a0, a1)) for s in services]
         edges = [(u, v) for u, v in topo.edges if u in index and v in index and u != v]
-        x = self._node_features(details, edges, index)
         client = {(services[u], services[v]): peak for (u, v), peak in self._peer_peaks(details, index).items()}
-        edge_index, edge_attr = self._edge_features(edges, index, topo_before, topo_after, (b1 - b0) / step, (a1 - a0) / step, client)
+        cfg = self.config
+        gaps = (_block_gaps(store, b0, b1, step, cfg.gap_blocks_before),
+                None if topo_after is None else _block_gaps(store, a0, a1, step, cfg.gap_blocks_after))
+        edge_index, edge_attr = self._edge_features(edges, index, topo_before, topo_after, (b1 - b0) / step, (a1 - a0) / step,
+                                                    client, gaps)
+        x = self._node_features(details, edges, index, _gap_extremes(edge_index, edge_attr, len(services)))
         return IncidentGraph(services, x, edge_index, edge_attr, details, (b0, b1), (a0, a1), step)
 
     def _node_detail(self, service: str, store: TelemetryStoreAPI, base: tuple[float, float], ana: tuple[float, float]) -> NodeDetail:
@@ -205,7 +250,8 @@ class IncidentGraphBuilder:
         changes = store.changes(service, ana[0] - cfg.change_lookback_seconds, ana[1])
         return NodeDetail(service, devs, family_peaks(devs), new_templates, changes, min(onsets) if onsets else None)
 
-    def _node_features(self, details: list[NodeDetail], edges: list[tuple[str, str]], index: dict[str, int]) -> np.ndarray:
+    def _node_features(self, details: list[NodeDetail], edges: list[tuple[str, str]], index: dict[str, int],
+                       gaps: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         n = len(details)
         fam_peak = np.zeros((n, len(FAMILIES)))
         fam_mean = np.zeros((n, len(FAMILIES)))
@@ -264,6 +310,7 @@ class IncidentGraphBuilder:
                 _lp(len(det.changes)),
                 math.log1p(n) / 5.0,
                 peer_lat[i], peer_lat[i] - lat[i] if peer_seen[i] else 0.0, peer_seen[i],
+                gaps[0][i], gaps[1][i],
             ]
             rows.append(row)
         x = np.asarray(rows, dtype=np.float32).reshape(n, len(NODE_FEATURES))
@@ -284,7 +331,8 @@ class IncidentGraphBuilder:
     @staticmethod
     def _edge_features(edges: list[tuple[str, str]], index: dict[str, int], before: nx.DiGraph, after: nx.DiGraph | None,
                        steps_before: float, steps_after: float,
-                       client: dict[tuple[str, str], float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                       client: dict[tuple[str, str], float] | None = None,
+                       gaps: tuple[dict, dict | None] = ({}, None)) -> tuple[np.ndarray, np.ndarray]:
         if not edges:
             return np.zeros((2, 0), dtype=np.int64), np.zeros((0, len(EDGE_FEATURES)), dtype=np.float32)
         src, dst, attrs = [], [], []
@@ -298,6 +346,8 @@ class IncidentGraphBuilder:
             rate_b, rate_a = cb / max(steps_before, 1.0), ca / max(steps_a, 1.0)
             lat_b = b.get("latency_sum", 0.0) / cb if cb else 0.0
             lat_a = a.get("latency_sum", 0.0) / ca if ca else 0.0
+            gap_b = gaps[0].get((u, v))
+            gap_a = gap_b if gaps[1] is None else gaps[1].get((u, v))
             feat = [
                 _lp(rate_b),
                 math.log((rate_a + 1e-3) / (rate_b + 1e-3)),
@@ -306,6 +356,8 @@ class IncidentGraphBuilder:
                 _lp(lat_a * 1000.0),
                 math.log((lat_a + 1e-4) / (lat_b + 1e-4)) if (ca and cb) else 0.0,
                 _lp((client or {}).get((u, v), 0.0)),
+                _lp(gap_a * 1000.0) if gap_a is not None else 0.0,
+                math.log((gap_a + 1e-4) / (gap_b + 1e-4)) if (gap_a is not None and gap_b is not None) else 0.0,
             ]
             for s, d, rev in ((u, v, 0.0), (v, u, 1.0)):
                 src.append(index[s])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from rca_service.localize.calibration import Calibration
 from rca_service.localize.configs import config_from_dict
 from rca_service.localize.deviation import SignalDeviation
 from rca_service.localize.gnn import KIND_CLASSES, RootCauseGNN
-from rca_service.localize.graph import IncidentGraph, IncidentGraphBuilder, NodeDetail
+from rca_service.localize.graph import EDGE_FEATURES, IncidentGraph, IncidentGraphBuilder, NodeDetail
 from rca_service.localize.result import Evidence, RCAResult, RootCause
 from rca_service.localize.trainer import graph_logits
 from rca_service.store.api import TelemetryStoreAPI
@@ -61,6 +62,24 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
+def _call_gap_evidence(graph: IncidentGraph, i: int, min_ratio: float = 2.0) -> Evidence | None:
+    """Calls into or out of node `i` whose time outside the callee's span (wire, queues) rose at
+    least `min_ratio` times against the baseline: what a network fault looks like in traces."""
+    ratio_col, after_col = EDGE_FEATURES.index("gap.ratio"), EDGE_FEATURES.index("gap.after")
+    rows = []
+    for k, (s, d) in enumerate(zip(*graph.edge_index)):
+        ratio = float(graph.edge_attr[k, ratio_col])
+        if graph.edge_attr[k, -1] == 0 and i in (s, d) and ratio >= math.log(min_ratio):
+            rows.append({"caller": graph.services[s], "callee": graph.services[d], "ratio": round(math.exp(ratio), 1),
+                         "gap_ms": round(math.expm1(float(graph.edge_attr[k, after_col])), 2)})
+    if not rows:
+        return None
+    rows.sort(key=lambda r: -r["ratio"])
+    top = rows[0]
+    return Evidence("trace", f"calls {top['caller']} -> {top['callee']} spend {top['ratio']}x longer outside the callee's "
+                             f"span than before ({top['gap_ms']} ms per call): network or queueing", {"call_gaps": rows})
+
+
 def _metric_evidence(dev: SignalDeviation, step: int, a0: float) -> Evidence:
     direction = "rose" if dev.peak_value >= dev.baseline else "fell"
     return Evidence(
@@ -97,8 +116,9 @@ class Localizer:
         return self.artifacts.version
 
     @classmethod
-    def load(cls, models_dir: Path, version: str | None = "latest", config: RankerConfig | None = None) -> "Localizer":
-        return cls(load_artifacts(models_dir, version), config)
+    def load(cls, models_dir: Path, version: str | None = "latest", config: RankerConfig | None = None,
+             widen: bool = False) -> "Localizer":
+        return cls(load_artifacts(models_dir, version, widen=widen), config)
 
     def artifact_hashes(self) -> dict[str, str]:
         """sha256 of every artifact file of the loaded version, by file name."""
@@ -174,6 +194,9 @@ class Localizer:
                                 {"trace_ids": [s.trace_id for s in samples],
                                  "spans": [{"trace_id": s.trace_id, "span_id": s.span_id, "name": s.name, "time": s.time,
                                             "duration": s.duration, "is_error": s.is_error} for s in samples]}))
+        gaps = _call_gap_evidence(graph, i)
+        if gaps is not None:
+            out.append(gaps)
         for c in detail.changes:
             out.append(Evidence("change", f"{c.kind} at {c.time:.0f}: {c.description}"[:300],
                                 {"kind": c.kind, "time": c.time, "description": c.description, "attributes": dict(c.attributes)}))
@@ -198,6 +221,10 @@ class Localizer:
         return f"{lead}{why}{runner} {graph.num_nodes} services considered."
 
 
-def load_localizer(models_dir: Path, version: str | None = "latest", config: RankerConfig | None = None) -> Localizer:
-    """Load and verify a localizer version from `<models_dir>/localizer/<version>/`."""
-    return Localizer.load(Path(models_dir), version, config)
+def load_localizer(models_dir: Path, version: str | None = "latest", config: RankerConfig | None = None,
+                   widen: bool = False) -> Localizer:
+    """Load and verify a localizer version from `<models_dir>/localizer/<version>/`.
+
+    `widen`: accept a version trained on fewer features (as the start of fine-tuning, see
+    `artifacts.load_artifacts`)."""
+    return Localizer.load(Path(models_dir), version, config, widen)

@@ -154,6 +154,7 @@ class SyntheticIncidents:
 
         extra_self = np.zeros((n, T))     # added own latency (s)
         extra_net = np.zeros((n, T))      # delay on responses of a node (seen by callers)
+        extra_net_out = np.zeros((n, T))  # delay on a node's own requests (seen by it as a caller)
         err_own = np.zeros((n, T))        # own error share
         cpu_add = np.zeros((n, T))
         mem_add = np.zeros((n, T))
@@ -176,6 +177,8 @@ class SyntheticIncidents:
                 extra_self[i, after] -= self_lat[i] * 0.5
 
         if fault == "cpu":
+            if rng.random() < 0.3:  # a starved service also queues requests before its spans start
+                extra_net[root, after] += self_lat[root] * mag * rng.uniform(0.1, 1.0)
             if rng.random() < 0.35:
                 # contention from a neighbour: the service's own usage barely moves (or drops
                 # as it is starved) while its latency climbs
@@ -191,6 +194,8 @@ class SyntheticIncidents:
             extra_self[root, after] += self_lat[root] * mag * rng.uniform(1, 5) + 0.02 * mag
         elif fault == "network":
             extra_net[root, after] += 0.02 * mag * rng.uniform(0.5, 5)
+            if rng.random() < 0.5:  # the interface delays requests too, not only responses
+                extra_net_out[root, after] += extra_net[root, after] * rng.uniform(0.1, 1.0)
             net_shift[root, after] += rng.choice([-1, 1]) * rng.uniform(0.0, 0.4) * min(1.0, mag / 3)
         elif fault == "code_error":
             code_error(root, mag)
@@ -236,7 +241,7 @@ class SyntheticIncidents:
             down = np.zeros(T)
             e = err_own[v] + np.abs(rng.normal(0, 0.002, T))
             for c in children[v]:
-                seen = lat[c] + extra_net[c]
+                seen = lat[c] + extra_net[c] + extra_net_out[v]
                 edge_lat[(v, c)] = seen
                 edge_err[(v, c)] = err[c]
                 down += call_p[(v, c)] * seen
@@ -285,9 +290,16 @@ class SyntheticIncidents:
 
         edge_series: dict[tuple[str, str], EdgeSeries] = {}
         if has_spans:
+            client_spans = rng.random() < 0.8  # most instrumentations record the caller's side
             for (u, v) in edges:
                 calls = rate[u] * call_p[(u, v)] * step
-                edge_series[(names[u], names[v])] = EdgeSeries(calls, calls * edge_err[(u, v)], calls * edge_lat[(u, v)])
+                # the store times a call by the callee's span; the wire and queues are the gap
+                server = lat[v]
+                gap = None
+                if client_spans:
+                    wire = rng.lognormal(np.log(0.003), 0.6) * (1 + jitter(v)).clip(0.3)
+                    gap = calls * (wire + extra_net[v] + extra_net_out[u])
+                edge_series[(names[u], names[v])] = EdgeSeries(calls, calls * edge_err[(u, v)], calls * server, gap)
         templates: list[LogTemplate] = []
         samples: list[SpanSample] = []
         if has_logs:

@@ -145,10 +145,13 @@ def finetune_localizer(out_dir: Path, version: str, init: LocalizerArtifacts, la
         "seconds": round(time.time() - began, 1),
     }
     tcfg = TrainConfig(epochs=config.epochs, lr=config.lr, seed=config.seed)
-    card = _card(version, f"{source}; fine-tuned from {init.version} ({config.to_dict()})", model, tcfg, metrics,
+    widened = (f", widened first to features it was not trained on ({', '.join(init.widened_features)}: "
+               "they start at zero weight)") if init.widened_features else ""
+    card = _card(version, f"{source}; fine-tuned from {init.version}{widened} ({config.to_dict()})", model, tcfg, metrics,
                  labelled_cases_meta(fmt, labelled))
     meta = {"trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "source": source,
-            "init": {"version": init.version, "sha256": init.hashes, "meta": init.meta}, "finetune": config.to_dict(),
+            "init": {"version": init.version, "sha256": init.hashes, "meta": init.meta,
+                     "widened_features": list(init.widened_features)}, "finetune": config.to_dict(),
             "finetune_folders": dict(folders or {}), "metrics": metrics,
             "labelled_cases": labelled_cases_meta(fmt, labelled), "init_labelled_cases": init.meta.get("labelled_cases") or {}}
     save_artifacts(out_dir, version, model, init.graph_config, calib, card, meta)
@@ -207,7 +210,7 @@ def train_command(args: argparse.Namespace) -> int:
     repeat = max(1, int(getattr(args, "repeat", 1) or 1))
     init_version = getattr(args, "init", None)
     try:
-        init = load_artifacts(out, init_version) if init_version else None
+        init = load_artifacts(out, init_version, widen=True) if init_version else None
         builder = IncidentGraphBuilder(init.graph_config if init else GraphConfig())
         if args.path is not None:
             extra = folder_graphs(args.format, Path(args.path), builder, models_dir=out)

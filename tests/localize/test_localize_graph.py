@@ -153,6 +153,30 @@ def test_a_system_wide_trace_gap_after_the_onset_reads_as_unknown_not_as_every_c
     assert g.edge_attr[bc[0], ratio] < -5.0
 
 
+def test_calls_that_wait_longer_on_the_wire_mark_the_callee_not_its_caller() -> None:
+    store = chain_store(root="none")
+    cut = store.times[ONSET]
+    rng = np.random.default_rng(3)
+    for key in store.edges:
+        e = store.edges[key]
+        wire = 0.003 * (1 + 0.1 * rng.standard_normal(T))
+        if key == ("b", "c"):  # c answers late: its network interface delays what it sends
+            wire = wire + np.where(store.times >= cut, 0.2, 0.0)
+        store.edges[key] = EdgeSeries(e.calls, e.errors, e.latency_sum, e.calls * wire)
+    g = IncidentGraphBuilder().build(incident_at(store), store)
+    col = {name: i for i, name in enumerate(NODE_FEATURES)}
+    a, b, c = (g.services.index(s) for s in "abc")
+    ratio = EDGE_FEATURES.index("gap.ratio")
+    forward = {(g.services[s_], g.services[d_]): k for k, (s_, d_) in enumerate(zip(*g.edge_index)) if g.edge_attr[k, -1] == 0}
+    assert g.edge_attr[forward[("b", "c")], ratio] > 3.0
+    assert abs(g.edge_attr[forward[("a", "b")], ratio]) < 0.5
+    assert g.x[c, col["gap.in"]] > 3.0 and g.x[b, col["gap.out"]] > 3.0
+    assert g.x[b, col["gap.in"]] < 0.5 and g.x[a, col["gap.in"]] == 0.0
+    # without client spans the gap is unknown: zero, not a drop
+    g = IncidentGraphBuilder().build(incident_at(chain_store()), chain_store())
+    assert np.allclose(g.edge_attr[:, ratio], 0.0) and np.allclose(g.x[:, col["gap.in"]], 0.0)
+
+
 def test_one_stray_event_after_a_silent_baseline_is_not_a_huge_deviation() -> None:
     counts = np.zeros(60)
     med, scale = robust_scale(counts)

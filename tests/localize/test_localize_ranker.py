@@ -43,3 +43,23 @@ def test_flat_store_is_inconclusive(tiny_localizer) -> None:
     result = tiny_localizer.rank(incident_at(store), store)
     assert result.inconclusive
     assert "nconclusive" in result.explanation
+
+
+def test_a_rising_call_gap_is_evidence_on_the_service_it_touches(tiny_localizer) -> None:
+    import numpy as np
+
+    from rca_service.localize.framestore import EdgeSeries
+
+    store = chain_store("none")
+    cut = store.times[ONSET]
+    for key, e in list(store.edges.items()):
+        wire = np.full(len(store.times), 0.002)
+        if key == ("b", "c"):
+            wire = wire + np.where(store.times >= cut, 0.3, 0.0)
+        store.edges[key] = EdgeSeries(e.calls, e.errors, e.latency_sum, e.calls * wire)
+    result = tiny_localizer.rank(incident_at(store), store)
+    by_service = {rc.service: rc for rc in result.root_causes}
+    gaps = [e for e in by_service["c"].evidence if "call_gaps" in e.data]
+    assert len(gaps) == 1 and gaps[0].data["call_gaps"][0]["caller"] == "b"
+    assert gaps[0].data["call_gaps"][0]["ratio"] > 100 and "b -> c" in gaps[0].summary
+    assert not any("call_gaps" in e.data for e in by_service["a"].evidence)
