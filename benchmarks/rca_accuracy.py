@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         cases = [r.name for r in load_cases(fmt, path)][: args.limit]
         if seen_labels(localizer, fmt, cases):
             meta = localizer.artifacts.meta
-            base = load_localizer(args.models_dir, meta["init"]["version"], widen=True)
+            base = load_localizer(args.models_dir, meta["init"]["version"])
             print(f"\n{localizer.version} saw {name}'s labels: cross-validating its base {base.version} fine-tuned the same way")
             folders = {r: f for r, f in meta.get("finetune_folders", {}).items() if r in ("replay", "calibrate")}
             replay, calibration = recipe_folders(base, _recipe_folders_here(folders), args.models_dir)

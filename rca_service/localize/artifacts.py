@@ -9,6 +9,7 @@ description), `weights.pt` (a state_dict, loaded with `weights_only=True`), `cal
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from rca_service.localize.widen import widen_state
 from rca_service.util import sha256_file
 
 MODEL_NAME = "localizer"
+log = logging.getLogger(__name__)
+
 ARTIFACT_FILES = ("config.json", "weights.pt", "calibration.json", "card.md")
 MANIFEST = "sha256.json"
 
@@ -83,11 +86,13 @@ def resolve_version(models_dir: Path, version: str | None) -> str:
     return name
 
 
-def load_artifacts(models_dir: Path, version: str | None = "latest", widen: bool = False) -> LocalizerArtifacts:
+def load_artifacts(models_dir: Path, version: str | None = "latest", widen: bool = True) -> LocalizerArtifacts:
     """Load and verify one version; raises ModelError when a file is missing or fails its sha256.
 
-    A version trained on fewer features than this code computes is refused, unless `widen`
-    (a starting point for fine-tuning): then the added features enter with zero weight.
+    A version trained on fewer features than this code computes is widened (`widen`, the
+    default): the added features enter with zero weight, so it ranks exactly as it did, and it
+    can be fine-tuned to use them. With `widen=False`, or when a feature it knows is gone, it
+    is refused.
     """
     version = resolve_version(models_dir, version)
     path = Path(models_dir) / MODEL_NAME / version
@@ -122,6 +127,8 @@ def load_artifacts(models_dir: Path, version: str | None = "latest", widen: bool
     except (RuntimeError, OSError, ValueError) as exc:
         raise ModelError(f"localizer {version}: cannot load weights: {exc}") from exc
     model.eval()
+    if not same:
+        log.info("localizer %s predates features of this code; they enter with zero weight", version)
     added = [] if same else [f for f in (*NODE_FEATURES, *EDGE_FEATURES)
                              if f not in config.get("node_features", []) + config.get("edge_features", [])]
     return LocalizerArtifacts(version, path, model, GraphConfig.from_dict(config["graph"]),

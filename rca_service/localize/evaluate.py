@@ -292,10 +292,8 @@ def eval_command(args: argparse.Namespace) -> int:
     [--cross-validate [--replay-path DIR] [--calibrate-path DIR]]`."""
     models_dir = Path(args.models_dir) if getattr(args, "models_dir", None) else DEFAULT_MODELS_DIR
     try:
-        cross = bool(getattr(args, "cross_validate", False))
-        # cross-validation fine-tunes the version: an older one is widened to today's features
-        localizer = load_localizer(models_dir, getattr(args, "version", "latest") or "latest", widen=cross)
-        if cross:
+        localizer = load_localizer(models_dir, getattr(args, "version", "latest") or "latest")
+        if getattr(args, "cross_validate", False):
             seen = seen_labels(localizer, args.format, [r.name for r in _refs(args.format, Path(args.path), args.limit)])
             if seen:
                 base = (localizer.artifacts.meta.get("init") or {}).get("version")

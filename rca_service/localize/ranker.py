@@ -117,7 +117,7 @@ class Localizer:
 
     @classmethod
     def load(cls, models_dir: Path, version: str | None = "latest", config: RankerConfig | None = None,
-             widen: bool = False) -> "Localizer":
+             widen: bool = True) -> "Localizer":
         return cls(load_artifacts(models_dir, version, widen=widen), config)
 
     def artifact_hashes(self) -> dict[str, str]:
@@ -222,9 +222,9 @@ class Localizer:
 
 
 def load_localizer(models_dir: Path, version: str | None = "latest", config: RankerConfig | None = None,
-                   widen: bool = False) -> Localizer:
+                   widen: bool = True) -> Localizer:
     """Load and verify a localizer version from `<models_dir>/localizer/<version>/`.
 
-    `widen`: accept a version trained on fewer features (as the start of fine-tuning, see
+    `widen`: accept a version trained on fewer features; it ranks as it always did (see
     `artifacts.load_artifacts`)."""
     return Localizer.load(Path(models_dir), version, config, widen)

@@ -210,7 +210,7 @@ def train_command(args: argparse.Namespace) -> int:
     repeat = max(1, int(getattr(args, "repeat", 1) or 1))
     init_version = getattr(args, "init", None)
     try:
-        init = load_artifacts(out, init_version, widen=True) if init_version else None
+        init = load_artifacts(out, init_version) if init_version else None
         builder = IncidentGraphBuilder(init.graph_config if init else GraphConfig())
         if args.path is not None:
             extra = folder_graphs(args.format, Path(args.path), builder, models_dir=out)

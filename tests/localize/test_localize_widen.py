@@ -51,7 +51,7 @@ def test_widening_refuses_a_removed_feature_or_a_foreign_state():
         widen_state(model.state_dict(), 16, (OLD_NODES, NEW_NODES), (OLD_EDGES, NEW_EDGES))
 
 
-def test_a_shipped_version_on_fewer_features_loads_only_widened():
+def test_a_shipped_version_on_fewer_features_loads_widened_and_ranks_as_before():
     from pathlib import Path
 
     import numpy as np
@@ -63,8 +63,8 @@ def test_a_shipped_version_on_fewer_features_loads_only_widened():
 
     models = Path(__file__).resolve().parents[2] / "models"
     with pytest.raises(ModelError, match="other features"):
-        load_artifacts(models, "v2")
-    v2 = load_artifacts(models, "v2", widen=True)
+        load_artifacts(models, "v2", widen=False)
+    v2 = load_artifacts(models, "v2")
     assert (v2.model.config.in_features, v2.model.config.edge_features) == (len(NODE_FEATURES), len(EDGE_FEATURES))
     assert set(v2.widened_features) == {"gap.in", "gap.out", "gap.after", "gap.ratio"}
     graph = synthetic_graphs(1, 7, IncidentGraphBuilder(v2.graph_config))[0].graph
