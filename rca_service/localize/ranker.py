@@ -216,7 +216,10 @@ class Localizer:
         lead = (f"Inconclusive: the best candidate is {top.service} at {top.confidence:.0%} confidence, too low to act on."
                 if inconclusive else f"{top.service} is the most likely root cause ({top.confidence:.0%} confidence, {top.kind}).")
         metric = next((e for e in top.evidence if e.kind == "metric"), None)
-        why = f" Strongest signal: {metric.summary}." if metric else ""
+        gap = next((e for e in top.evidence if "call_gaps" in e.data), None)
+        # a network fault shows on the wire, not in the service's own signals
+        strongest = gap if gap is not None and (top.kind == "network" or metric is None) else metric
+        why = f" Strongest signal: {strongest.summary}." if strongest else ""
         runner = f" Next: {causes[1].service} ({causes[1].confidence:.0%})." if len(causes) > 1 else ""
         return f"{lead}{why}{runner} {graph.num_nodes} services considered."
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rca_service.localize.graph import IncidentGraphBuilder
 from rca_service.localize.result import FAULT_KINDS, RCAResult
 from rca_service.store.api import SpanSample
 from tests.localize.test_localize_graph import ONSET, chain_store, incident_at
@@ -63,3 +64,16 @@ def test_a_rising_call_gap_is_evidence_on_the_service_it_touches(tiny_localizer)
     assert len(gaps) == 1 and gaps[0].data["call_gaps"][0]["caller"] == "b"
     assert gaps[0].data["call_gaps"][0]["ratio"] > 100 and "b -> c" in gaps[0].summary
     assert not any("call_gaps" in e.data for e in by_service["a"].evidence)
+
+
+def test_a_network_root_cause_is_explained_by_its_call_gap() -> None:
+    from rca_service.localize.ranker import Localizer
+    from rca_service.localize.result import Evidence, RootCause
+
+    metric = Evidence("metric", "span.latency_p90 up 3.0 sigma", {})
+    gap = Evidence("trace", "calls b -> c spend 150x longer outside the callee's span", {"call_gaps": [{"caller": "b"}]})
+    graph = IncidentGraphBuilder().build(incident_at(chain_store("b")), chain_store("b"))
+    network = [RootCause("c", "network", 2.0, 0.9, evidence=[metric, gap])]
+    assert "150x longer" in Localizer._explain(network, False, graph)
+    resource = [RootCause("c", "resource", 2.0, 0.9, evidence=[metric, gap])]
+    assert "latency_p90" in Localizer._explain(resource, False, graph)
