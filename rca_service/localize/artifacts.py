@@ -116,20 +116,18 @@ def load_artifacts(models_dir: Path, version: str | None = "latest", widen: bool
     same = config.get("node_features") == list(NODE_FEATURES) and config.get("edge_features") == list(EDGE_FEATURES)
     if not same and not widen:
         raise ModelError(f"localizer {version} was trained on other features than this code computes; retrain it")
+    added: list[str] = []
     try:
         state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
         if not same:
-            state = widen_state(state, gnn.hidden, (config.get("node_features", []), list(NODE_FEATURES)),
-                                (config.get("edge_features", []), list(EDGE_FEATURES)))
+            state, added = widen_state(state, gnn.hidden, (config.get("node_features", []), list(NODE_FEATURES)),
+                                       (config.get("edge_features", []), list(EDGE_FEATURES)))
             gnn = replace(gnn, in_features=len(NODE_FEATURES), edge_features=len(EDGE_FEATURES))
+            log.info("localizer %s predates features %s of this code; they enter with zero weight", version, added)
         model = RootCauseGNN(gnn)
         model.load_state_dict(state)
     except (RuntimeError, OSError, ValueError) as exc:
         raise ModelError(f"localizer {version}: cannot load weights: {exc}") from exc
     model.eval()
-    if not same:
-        log.info("localizer %s predates features of this code; they enter with zero weight", version)
-    added = [] if same else [f for f in (*NODE_FEATURES, *EDGE_FEATURES)
-                             if f not in config.get("node_features", []) + config.get("edge_features", [])]
     return LocalizerArtifacts(version, path, model, GraphConfig.from_dict(config["graph"]),
                               Calibration.load(path / "calibration.json"), hashes, config.get("meta", {}), added)

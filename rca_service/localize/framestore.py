@@ -88,7 +88,7 @@ class FrameStore:
             names.update((a, b))
         return sorted(names)
 
-    def _mask(self, start: float | None, end: float | None) -> slice:
+    def _steps(self, start: float | None, end: float | None) -> slice:
         """The steps starting in [start, end) (`times` is sorted): a slice, cheap for one step."""
         lo = 0 if start is None else int(np.searchsorted(self.times, start, side="left"))
         hi = len(self.times) if end is None else int(np.searchsorted(self.times, end, side="left"))
@@ -97,25 +97,25 @@ class FrameStore:
     def frame(self, service: str, start: float, end: float) -> WindowFrame:
         if service not in self.frames and service not in self.services():
             raise NotFoundError(f"unknown service {service!r}")
-        mask = self._mask(start, end)
+        steps = self._steps(start, end)
         signals, values = self.frames.get(service, ([], np.zeros((len(self.times), 0))))
-        return WindowFrame(service, self.step, self.times[mask].astype(np.int64), list(signals), values[mask])
+        return WindowFrame(service, self.step, self.times[steps].astype(np.int64), list(signals), values[steps])
 
     def latest_closed_step(self) -> float | None:
         return float(self.times[-1]) if len(self.times) else None
 
     def topology(self, start: float | None = None, end: float | None = None) -> nx.DiGraph:
-        mask = self._mask(start, end)
+        steps = self._steps(start, end)
         g = nx.DiGraph()
         g.add_nodes_from(self.services())
         for (a, b), series in self.edges.items():
-            calls = float(np.nansum(series.calls[mask]))
+            calls = float(np.nansum(series.calls[steps]))
             if calls <= 0:
                 continue
             known = series.gap_sum is not None
-            g.add_edge(a, b, calls=calls, errors=float(np.nansum(series.errors[mask])),
-                       latency_sum=float(np.nansum(series.latency_sum[mask])),
-                       gap_sum=float(np.nansum(series.gap_sum[mask])) if known else 0.0, gap_calls=calls if known else 0.0)
+            g.add_edge(a, b, calls=calls, errors=float(np.nansum(series.errors[steps])),
+                       latency_sum=float(np.nansum(series.latency_sum[steps])),
+                       gap_sum=float(np.nansum(series.gap_sum[steps])) if known else 0.0, gap_calls=calls if known else 0.0)
         return g
 
     def log_templates(self, service: str | None = None, start: float | None = None, end: float | None = None) -> list[LogTemplate]:

@@ -33,7 +33,7 @@ def _widen_block(weight: torch.Tensor, offset: int, width: int, columns: list[in
 
 
 def widen_state(state: dict[str, torch.Tensor], hidden: int, node_features: tuple[list[str], list[str]],
-                edge_features: tuple[list[str], list[str]]) -> dict[str, torch.Tensor]:
+                edge_features: tuple[list[str], list[str]]) -> tuple[dict[str, torch.Tensor], list[str]]:
     """A `RootCauseGNN` state dict for new feature lists.
 
     Args:
@@ -43,7 +43,7 @@ def widen_state(state: dict[str, torch.Tensor], hidden: int, node_features: tupl
         edge_features: (old, new) edge feature names.
 
     Returns:
-        A new state dict; inputs of added features get zero weights.
+        A new state dict (inputs of added features get zero weights) and the added features' names.
     """
     nodes = _columns(*node_features)
     edges = _columns(*edge_features)
@@ -59,4 +59,6 @@ def widen_state(state: dict[str, torch.Tensor], hidden: int, node_features: tupl
             if weight.shape[1] != e_old:
                 raise ModelError(f"cannot widen: {key} does not read {e_old} edge features")
             out[key] = _widen_block(weight, 0, e_old, edges)
-    return out
+    added = [name for name, col in zip(node_features[1], nodes) if col is None]
+    added += [name for name, col in zip(edge_features[1], edges) if col is None]
+    return out, added

@@ -26,7 +26,7 @@ def test_widened_model_scores_as_before_whatever_the_new_features_say():
     torch.manual_seed(0)
     old = RootCauseGNN(GNNConfig(len(OLD_NODES), len(OLD_EDGES), hidden=8, heads=2)).eval()
     new = RootCauseGNN(GNNConfig(len(NEW_NODES), len(NEW_EDGES), hidden=8, heads=2)).eval()
-    new.load_state_dict(widen_state(old.state_dict(), 8, (OLD_NODES, NEW_NODES), (OLD_EDGES, NEW_EDGES)))
+    new.load_state_dict(widen_state(old.state_dict(), 8, (OLD_NODES, NEW_NODES), (OLD_EDGES, NEW_EDGES))[0])
     gen = torch.Generator().manual_seed(1)
     x, ei, ea, batch = _graph(4, len(NEW_NODES), len(NEW_EDGES), gen)
     keep_n = [NEW_NODES.index(f) for f in OLD_NODES]
