@@ -5,8 +5,9 @@ anomalous services and describes each node by how its signals moved after the in
 relative to its own history (per signal family: latency, errors, traffic, resource, network,
 logs, change, other), who went wrong first, what it adds on top of its callees, new log
 templates and change events, how much longer the calls into and out of it take on the wire than
-in the callee (network and queues), and its position in the graph. Edges carry call volume,
-error share, latency and that gap, before and after the onset. No service names and no dataset-specific
+in the callee (network and queues), how many calls it makes per request it serves (a request cut
+short by a failure skips the calls after it), and its position in the graph. Edges carry call
+volume, error share, latency, that gap and calls per request, before and after the onset. No service names and no dataset-specific
 signal names enter the features; a family a service lacks is marked absent, not zero.
 """
 
@@ -24,6 +25,7 @@ from rca_service.errors import ConfigError, InputError
 from rca_service.localize.configs import config_from_dict
 from rca_service.localize.deviation import FAMILIES, SignalDeviation, family_peaks, signal_deviations, signal_peer
 from rca_service.store.api import TelemetryStoreAPI
+from rca_service.store.frames import SPAN_REQUEST_RATE, WindowFrame
 
 _PER_FAMILY = ("peak", "mean", "rel", "present")
 NODE_FEATURES: tuple[str, ...] = tuple(f"{fam}.{k}" for fam in FAMILIES for k in _PER_FAMILY) + (
@@ -32,13 +34,14 @@ NODE_FEATURES: tuple[str, ...] = tuple(f"{fam}.{k}" for fam in FAMILIES for k in
     "latency.excess", "errors.excess", "callers.anomaly", "callees.anomaly",
     "degree.in", "degree.out", "logs.new_templates", "logs.new_error_templates",
     "change.events", "graph.size", "peer.latency", "peer.excess", "peer.present",
-    "gap.in", "gap.out",
+    "gap.in", "gap.out", "fanout.fall", "fanout.rise",
 )
 EDGE_FEATURES: tuple[str, ...] = (
     "calls.before", "calls.ratio", "errors.after", "errors.before", "latency.after", "latency.ratio",
-    "client_latency.deviation", "gap.after", "gap.ratio", "reverse",
+    "client_latency.deviation", "gap.after", "gap.ratio", "fanout.ratio", "reverse",
 )
 _GAP_RATIO = EDGE_FEATURES.index("gap.ratio")
+_FANOUT_RATIO = EDGE_FEATURES.index("fanout.ratio")
 
 
 @dataclass
@@ -55,7 +58,8 @@ class GraphConfig:
         hops: neighbourhood radius around anomalous services in large systems.
         onset_z: robust z above which a step counts as anomalous for onset timing.
         change_lookback_seconds: change events this long before the onset still count.
-        gap_blocks_before: the baseline's call gaps are the median of this many blocks of it.
+        gap_blocks_before: the baseline's call gaps and calls per request are the median of this
+            many blocks of it.
         gap_blocks_after: the same for the analysis window.
     """
 
@@ -149,22 +153,51 @@ def _lp(v: float) -> float:
     return math.log1p(max(v, 0.0))
 
 
-def _block_gaps(store: TelemetryStoreAPI, start: float, end: float, step: int, blocks: int) -> dict[tuple[str, str], float]:
+@dataclass
+class BlockEdgeStats:
+    """Per edge, block medians over a window: the call gap and the calls per caller request."""
+
+    gaps: dict[tuple[str, str], float] = field(default_factory=dict)
+    fanouts: dict[tuple[str, str], float] = field(default_factory=dict)
+
+
+def _request_counts(frames: dict[str, WindowFrame]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per service, (step starts, requests served in each step; 0 where no span data)."""
+    out = {}
+    for service, frame in frames.items():
+        counts = np.nan_to_num(frame.column(SPAN_REQUEST_RATE) * frame.step, nan=0.0)
+        out[service] = (frame.times, counts)
+    return out
+
+
+def _block_edge_stats(store: TelemetryStoreAPI, start: float, end: float, step: int, blocks: int,
+                      edges: list[tuple[str, str]], requests: dict[str, tuple[np.ndarray, np.ndarray]]) -> BlockEdgeStats:
     """Per edge, the median over up to `blocks` equal blocks of [start, end) of the mean call gap
-    (over calls that had both sides).
+    (over calls that had both sides) and of the calls per request the caller served.
 
     A median of blocks, not one mean over the range: the hour before an incident may hold earlier
     incidents whose slow calls would otherwise make the baseline look slow. Blocks, not steps,
-    keep the store reads bounded when steps are short.
+    keep the store reads bounded when steps are short. Calls per request count only blocks in
+    which the caller served traced requests, so a block without traces says nothing.
     """
     width = max(1, math.ceil((end - start) / step / blocks)) * step
-    per_block: dict[tuple[str, str], list[float]] = {}
+    gaps: dict[tuple[str, str], list[float]] = {}
+    fanouts: dict[tuple[str, str], list[float]] = {}
     for t in range(int(start), int(end), width):
-        for u, v, attrs in store.topology(t, min(t + width, end)).edges(data=True):
+        t1 = min(t + width, end)
+        topo = store.topology(t, t1)
+        for u, v, attrs in topo.edges(data=True):
             n = attrs.get("gap_calls", 0)
             if n:
-                per_block.setdefault((u, v), []).append(attrs["gap_sum"] / n)
-    return {edge: float(np.median(values)) for edge, values in per_block.items()}
+                gaps.setdefault((u, v), []).append(attrs["gap_sum"] / n)
+        for u, v in edges:
+            times, counts = requests.get(u, (np.zeros(0), np.zeros(0)))
+            served = float(counts[(times >= t) & (times < t1)].sum())
+            if served > 0:
+                calls = topo.get_edge_data(u, v, default={}).get("calls", 0.0)
+                fanouts.setdefault((u, v), []).append(calls / served)
+    return BlockEdgeStats({e: float(np.median(x)) for e, x in gaps.items()},
+                          {e: float(np.median(x)) for e, x in fanouts.items()})
 
 
 def _gap_extremes(edge_index: np.ndarray, edge_attr: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -179,6 +212,20 @@ def _gap_extremes(edge_index: np.ndarray, edge_attr: np.ndarray, n: int) -> tupl
         into[v] = max(into[v], float(ratio))
         out[u] = max(out[u], float(ratio))
     return into, out
+
+
+def _fanout_extremes(edge_index: np.ndarray, edge_attr: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per node, the largest fall and the largest rise of calls per request on its outgoing calls.
+
+    A request that fails part-way skips the calls after the failure, so the failing service (or a
+    caller giving up on a failed callee) makes fewer calls per request; retries make more.
+    """
+    fall, rise = np.zeros(n), np.zeros(n)
+    forward = edge_attr[:, -1] == 0.0 if len(edge_attr) else np.zeros(0, dtype=bool)
+    for u, ratio in zip(edge_index[0][forward], edge_attr[forward, _FANOUT_RATIO]):
+        fall[u] = max(fall[u], -float(ratio))
+        rise[u] = max(rise[u], float(ratio))
+    return fall, rise
 
 
 class IncidentGraphBuilder:
@@ -229,21 +276,25 @@ class IncidentGraphBuilder:
         if not services:
             raise InputError(f"incident {incident.id}: the store has no services around {a0}")
         index = {s: i for i, s in enumerate(services)}
-        details = [self._node_detail(s, store, (b0, b1), (a0, a1)) for s in services]
+        frames = {s: (store.frame(s, b0, b1), store.frame(s, a0, a1)) for s in services}
+        details = [self._node_detail(s, store, frames[s], (a0, a1)) for s in services]
         edges = [(u, v) for u, v in topo.edges if u in index and v in index and u != v]
         client = {(services[u], services[v]): peak for (u, v), peak in self._peer_peaks(details, index).items()}
         cfg = self.config
-        gaps = (_block_gaps(store, b0, b1, step, cfg.gap_blocks_before),
-                None if topo_after is None else _block_gaps(store, a0, a1, step, cfg.gap_blocks_after))
+        blocks = (_block_edge_stats(store, b0, b1, step, cfg.gap_blocks_before, edges,
+                                    _request_counts({s: f[0] for s, f in frames.items()})),
+                  None if topo_after is None else _block_edge_stats(store, a0, a1, step, cfg.gap_blocks_after, edges,
+                                                                    _request_counts({s: f[1] for s, f in frames.items()})))
         edge_index, edge_attr = self._edge_features(edges, index, topo_before, topo_after, (b1 - b0) / step, (a1 - a0) / step,
-                                                    client, gaps)
-        x = self._node_features(details, edges, index, _gap_extremes(edge_index, edge_attr, len(services)))
+                                                    client, blocks)
+        x = self._node_features(details, edges, index, _gap_extremes(edge_index, edge_attr, len(services)),
+                                _fanout_extremes(edge_index, edge_attr, len(services)))
         return IncidentGraph(services, x, edge_index, edge_attr, details, (b0, b1), (a0, a1), step)
 
-    def _node_detail(self, service: str, store: TelemetryStoreAPI, base: tuple[float, float], ana: tuple[float, float]) -> NodeDetail:
+    def _node_detail(self, service: str, store: TelemetryStoreAPI, frames: tuple[WindowFrame, WindowFrame],
+                     ana: tuple[float, float]) -> NodeDetail:
         cfg = self.config
-        before = store.frame(service, *base)
-        after = store.frame(service, *ana)
+        before, after = frames
         devs = signal_deviations(before, after, cfg.onset_z)
         onsets = [d.onset for d in devs if d.onset is not None]
         new_templates = [t for t in store.log_templates(service, ana[0], ana[1]) if t.first_seen >= ana[0]]
@@ -251,7 +302,7 @@ class IncidentGraphBuilder:
         return NodeDetail(service, devs, family_peaks(devs), new_templates, changes, min(onsets) if onsets else None)
 
     def _node_features(self, details: list[NodeDetail], edges: list[tuple[str, str]], index: dict[str, int],
-                       gaps: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+                       gaps: tuple[np.ndarray, np.ndarray], fanouts: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         n = len(details)
         fam_peak = np.zeros((n, len(FAMILIES)))
         fam_mean = np.zeros((n, len(FAMILIES)))
@@ -310,7 +361,7 @@ class IncidentGraphBuilder:
                 _lp(len(det.changes)),
                 math.log1p(n) / 5.0,
                 peer_lat[i], peer_lat[i] - lat[i] if peer_seen[i] else 0.0, peer_seen[i],
-                gaps[0][i], gaps[1][i],
+                gaps[0][i], gaps[1][i], fanouts[0][i], fanouts[1][i],
             ]
             rows.append(row)
         x = np.asarray(rows, dtype=np.float32).reshape(n, len(NODE_FEATURES))
@@ -332,7 +383,8 @@ class IncidentGraphBuilder:
     def _edge_features(edges: list[tuple[str, str]], index: dict[str, int], before: nx.DiGraph, after: nx.DiGraph | None,
                        steps_before: float, steps_after: float,
                        client: dict[tuple[str, str], float] | None = None,
-                       gaps: tuple[dict, dict | None] = ({}, None)) -> tuple[np.ndarray, np.ndarray]:
+                       blocks: tuple[BlockEdgeStats, BlockEdgeStats | None] = (BlockEdgeStats(), None)
+                       ) -> tuple[np.ndarray, np.ndarray]:
         if not edges:
             return np.zeros((2, 0), dtype=np.int64), np.zeros((0, len(EDGE_FEATURES)), dtype=np.float32)
         src, dst, attrs = [], [], []
@@ -346,8 +398,10 @@ class IncidentGraphBuilder:
             rate_b, rate_a = cb / max(steps_before, 1.0), ca / max(steps_a, 1.0)
             lat_b = b.get("latency_sum", 0.0) / cb if cb else 0.0
             lat_a = a.get("latency_sum", 0.0) / ca if ca else 0.0
-            gap_b = gaps[0].get((u, v))
-            gap_a = gap_b if gaps[1] is None else gaps[1].get((u, v))
+            before_blocks = blocks[0]
+            after_blocks = before_blocks if blocks[1] is None else blocks[1]
+            gap_b, gap_a = before_blocks.gaps.get((u, v)), after_blocks.gaps.get((u, v))
+            fan_b, fan_a = before_blocks.fanouts.get((u, v)), after_blocks.fanouts.get((u, v))
             feat = [
                 _lp(rate_b),
                 math.log((rate_a + 1e-3) / (rate_b + 1e-3)),
@@ -358,6 +412,7 @@ class IncidentGraphBuilder:
                 _lp((client or {}).get((u, v), 0.0)),
                 _lp(gap_a * 1000.0) if gap_a is not None else 0.0,
                 math.log((gap_a + 1e-4) / (gap_b + 1e-4)) if (gap_a is not None and gap_b is not None) else 0.0,
+                math.log((fan_a + 1e-2) / (fan_b + 1e-2)) if (fan_a is not None and fan_b is not None) else 0.0,
             ]
             for s, d, rev in ((u, v, 0.0), (v, u, 1.0)):
                 src.append(index[s])

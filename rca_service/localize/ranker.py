@@ -80,6 +80,25 @@ def _call_gap_evidence(graph: IncidentGraph, i: int, min_ratio: float = 2.0) -> 
                              f"span than before ({top['gap_ms']} ms per call): network or queueing", {"call_gaps": rows})
 
 
+def _calls_per_request_evidence(graph: IncidentGraph, i: int, min_change: float = 0.25) -> Evidence | None:
+    """Calls out of node `i` whose count per request it served changed by at least `min_change`
+    (a quarter): requests cut short by a failure skip the calls after it; retries add calls."""
+    col = EDGE_FEATURES.index("fanout.ratio")
+    rows = []
+    for k, (s, d) in enumerate(zip(*graph.edge_index)):
+        change = math.expm1(float(graph.edge_attr[k, col]))
+        if graph.edge_attr[k, -1] == 0 and s == i and abs(change) >= min_change:
+            rows.append({"caller": graph.services[s], "callee": graph.services[d], "change": round(change, 2)})
+    if not rows:
+        return None
+    rows.sort(key=lambda r: r["change"])
+    top = rows[0] if rows[0]["change"] < 0 else rows[-1]
+    how = f"{-top['change']:.0%} fewer" if top["change"] < 0 else f"{top['change']:.0%} more"
+    meaning = "requests end early (an error or an abandoned request)" if top["change"] < 0 else "retries or a changed code path"
+    return Evidence("trace", f"{top['caller']} makes {how} calls to {top['callee']} per request it serves than before: "
+                             f"{meaning}", {"calls_per_request": rows})
+
+
 def _metric_evidence(dev: SignalDeviation, step: int, a0: float) -> Evidence:
     direction = "rose" if dev.peak_value >= dev.baseline else "fell"
     return Evidence(
@@ -194,9 +213,9 @@ class Localizer:
                                 {"trace_ids": [s.trace_id for s in samples],
                                  "spans": [{"trace_id": s.trace_id, "span_id": s.span_id, "name": s.name, "time": s.time,
                                             "duration": s.duration, "is_error": s.is_error} for s in samples]}))
-        gaps = _call_gap_evidence(graph, i)
-        if gaps is not None:
-            out.append(gaps)
+        for trace_evidence in (_call_gap_evidence(graph, i), _calls_per_request_evidence(graph, i)):
+            if trace_evidence is not None:
+                out.append(trace_evidence)
         for c in detail.changes:
             out.append(Evidence("change", f"{c.kind} at {c.time:.0f}: {c.description}"[:300],
                                 {"kind": c.kind, "time": c.time, "description": c.description, "attributes": dict(c.attributes)}))

@@ -186,3 +186,36 @@ def test_one_stray_event_after_a_silent_baseline_is_not_a_huge_deviation() -> No
     ratios = np.zeros(60)
     ratios[::7] = 0.5  # a fraction, not a count
     assert robust_scale(ratios)[1] < 1.0
+
+
+def _serving(store: FrameStore, requests: float) -> FrameStore:
+    """The chain with traced request counts: each service serves `requests` per step."""
+    for svc, (names, values) in list(store.frames.items()):
+        store.frames[svc] = ([*names, "span.request_rate"], np.column_stack([values, np.full(T, requests / STEP)]))
+    return store
+
+
+def test_a_caller_that_skips_calls_per_request_shows_a_fall_only_on_that_caller() -> None:
+    store = _serving(chain_store(root="none"), 100.0)
+    cut = store.times[ONSET]
+    e = store.edges[("b", "c")]
+    # b serves as many requests as before but calls c on 30% of them: its requests end early
+    calls = np.where(store.times >= cut, 30.0, 100.0)
+    # and for the first third of the baseline no traces arrived at all: no requests, no calls
+    silent = np.arange(T) < 10
+    calls[silent] = 0.0
+    b_names, b_values = store.frames["b"]
+    b_values[silent, b_names.index("span.request_rate")] = np.nan
+    store.edges[("b", "c")] = EdgeSeries(calls, e.errors, e.latency_sum)
+    g = IncidentGraphBuilder().build(incident_at(store), store)
+    col = {name: i for i, name in enumerate(NODE_FEATURES)}
+    ratio = EDGE_FEATURES.index("fanout.ratio")
+    forward = {(g.services[s_], g.services[d_]): k for k, (s_, d_) in enumerate(zip(*g.edge_index)) if g.edge_attr[k, -1] == 0}
+    a, b = g.services.index("a"), g.services.index("b")
+    assert g.edge_attr[forward[("b", "c")], ratio] == pytest.approx(np.log(0.31 / 1.01), abs=1e-3)
+    assert g.edge_attr[forward[("a", "b")], ratio] == pytest.approx(0.0, abs=1e-6)
+    assert g.x[b, col["fanout.fall"]] > 1.0 and g.x[b, col["fanout.rise"]] == 0.0
+    assert g.x[a, col["fanout.fall"]] == 0.0
+    # without traced request counts, calls per request are unknown: zero, not a change
+    g = IncidentGraphBuilder().build(incident_at(chain_store()), chain_store())
+    assert np.allclose(g.edge_attr[:, ratio], 0.0) and np.allclose(g.x[:, col["fanout.fall"]], 0.0)

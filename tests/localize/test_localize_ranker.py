@@ -77,3 +77,21 @@ def test_a_network_root_cause_is_explained_by_its_call_gap() -> None:
     assert "150x longer" in Localizer._explain(network, False, graph)
     resource = [RootCause("c", "resource", 2.0, 0.9, evidence=[metric, gap])]
     assert "latency_p90" in Localizer._explain(resource, False, graph)
+
+
+def test_a_fall_in_calls_per_request_is_evidence_on_the_caller(tiny_localizer) -> None:
+    import numpy as np
+
+    from rca_service.localize.framestore import EdgeSeries
+
+    store = chain_store("none")
+    for svc, (names, values) in list(store.frames.items()):
+        store.frames[svc] = ([*names, "span.request_rate"], np.column_stack([values, np.full(len(store.times), 100 / store.step)]))
+    e = store.edges[("b", "c")]
+    store.edges[("b", "c")] = EdgeSeries(np.where(store.times >= store.times[ONSET], 20.0, 100.0), e.errors, e.latency_sum)
+    result = tiny_localizer.rank(incident_at(store), store)
+    by_service = {rc.service: rc for rc in result.root_causes}
+    found = [e for e in by_service["b"].evidence if "calls_per_request" in e.data]
+    assert len(found) == 1 and found[0].data["calls_per_request"] == [{"caller": "b", "callee": "c", "change": -0.79}]
+    assert "b makes 79% fewer calls to c per request" in found[0].summary
+    assert not any("calls_per_request" in e.data for e in by_service["a"].evidence + by_service["c"].evidence)
