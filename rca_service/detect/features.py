@@ -142,6 +142,29 @@ def column_nanmedians(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def is_success_share(signal: str) -> bool:
+    """A share of good outcomes (a success rate or ratio, in percent or as a fraction)."""
+    return "success" in signal.lower() and signal_family(signal) == "errors"
+
+
+def _floor_terms(signals: list[str], median: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Per signal, the size its relative scale floor is taken of, and its absolute floor.
+
+    For most signals the size is |median|. A success share is the complement of an error rate:
+    at 100% its size is what it falls short of the whole (0), so a drop to 97% weighs as a 3%
+    error rate does, not as 3% of a large value (a 5% floor of 100 would hide it). Its absolute
+    floor is the error rate's, on the share's own scale (percent or fraction, from the median).
+    """
+    size = np.abs(median)
+    abs_floor = np.full(len(median), config.abs_floor)
+    for j, signal in enumerate(signals):
+        if is_success_share(signal) and np.isfinite(median[j]):
+            whole = 100.0 if median[j] > 1.0 else 1.0
+            size[j] = max(whole - median[j], 0.0)
+            abs_floor[j] = config.abs_floor * whole
+    return size, abs_floor
+
+
 @dataclass
 class RobustBaseline:
     """Per-signal median and scale of one service's normal history.
@@ -182,9 +205,10 @@ class RobustBaseline:
                 q75, q25 = np.nanpercentile(v, [75, 25], axis=0)
                 iqr = (q75 - q25) / 1.349
                 std = np.nanstd(v, axis=0)
-            floor = np.maximum(config.mad_floor_rel * np.abs(med), config.std_floor_rel * std)
+            size, abs_floor = _floor_terms([sig for sig, k in zip(signals, ok) if k], med, config)
+            floor = np.maximum(config.mad_floor_rel * size, config.std_floor_rel * std)
             median[ok] = med
-            scale[ok] = np.maximum.reduce([mad, iqr, floor, np.full_like(med, config.abs_floor)])
+            scale[ok] = np.maximum.reduce([mad, iqr, floor, abs_floor])
         return cls(list(signals), median, scale, count.astype(np.int64))
 
     def usable(self, config: FeatureConfig) -> set[str]:

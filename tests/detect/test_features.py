@@ -1,6 +1,7 @@
 import warnings
 
 import numpy as np
+import pytest
 
 from synth import make_frame
 from rca_service.detect.features import (
@@ -92,3 +93,19 @@ def test_column_nanmedians_equal_numpy_nanmedian():
             expected = np.nanmedian(m, axis=0)
         np.testing.assert_array_equal(column_nanmedians(m), expected)
     assert column_nanmedians(np.zeros((0, 3))).shape == (3,)
+
+
+def test_a_success_share_at_its_ceiling_is_scaled_like_the_error_rate_it_implies():
+    cfg = FeatureConfig()
+    history = np.column_stack([np.full(120, 100.0), np.full(120, 1.0), np.full(120, 100.0), np.zeros(120)])
+    signals = ["metric.front_success_rate_pct", "metric.success_ratio", "metric.cpu_usage_rate_pct", "span.error_rate"]
+    base = RobustBaseline.fit(signals, history, cfg)
+    # a drop to 97% (percent) or 0.97 (fraction) weighs as a 3% error rate does
+    z, _ = base.zscores(signals, np.array([[97.0, 0.97, 97.0, 0.03]]), cfg)
+    assert z[0, 0] == pytest.approx(-30.0) and z[0, 1] == pytest.approx(-30.0) and z[0, 3] == pytest.approx(30.0)
+    # any other signal keeps its floor relative to its size: 3% of 100 is well inside it
+    assert abs(z[0, 2]) < 1.0
+    # a success share that is noisy in normal data keeps its noise as its scale
+    noisy = np.random.default_rng(0).normal(95.0, 2.0, (400, 1))
+    base = RobustBaseline.fit(signals[:1], noisy, cfg)
+    assert base.scale[0] == pytest.approx(2.0, rel=0.15)
