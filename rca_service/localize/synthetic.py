@@ -162,33 +162,17 @@ class SyntheticIncidents:
         traffic_mul = np.ones((n, T))
         new_tmpl = np.zeros((n, T))
         err_logs = np.zeros((n, T))
-        per_request = {e: np.ones(T) for e in edges}  # change of the caller's calls per request
         changes: list[ChangeEvent] = []
         after = slice(t0, T)
         ramp = np.clip((np.arange(T) - t0 + 1) / max(ana, 1), 0, 1)
-
-        def skip_calls(u: int, callees: list[int], share: float, strength: float = 1.0) -> None:
-            # requests that end early skip the calls after the failure: fewer calls per request
-            for c in callees:
-                if rng.random() < share:
-                    factor = 1 - rng.uniform(0.2, 0.95) * strength
-                    per_request[(u, c)][after] *= factor
-                    traffic_mul[c, after] *= factor
-
-        def callers_give_up(i: int, p: float) -> None:
-            # a caller whose call to i failed may abandon the request: it skips its other calls,
-            # so a fall in calls per request also shows one hop above the fault
-            for u in parents[i]:
-                if rng.random() < p:
-                    skip_calls(u, [c for c in children[u] if c != i], 0.6)
 
         def code_error(i: int, m: float) -> None:
             err_own[i, after] += min(0.9, 0.03 * m * rng.uniform(0.5, 3))
             err_logs[i, after] += rate[i, after] * err_own[i, after] * rng.uniform(0.2, 1.0)
             new_tmpl[i, t0] += rng.integers(1, 4)
-            if rng.random() < 0.5:
-                skip_calls(i, children[i], 0.7, min(1.0, m / 3))
-            callers_give_up(i, 0.3)
+            if rng.random() < 0.5:  # failing early skips calls downstream
+                for c in children[i]:
+                    traffic_mul[c, after] *= 1 - rng.uniform(0.2, 0.9) * min(1.0, m / 3)
             if rng.random() < 0.3:
                 extra_self[i, after] -= self_lat[i] * 0.5
 
@@ -208,13 +192,11 @@ class SyntheticIncidents:
             extra_self[root, after] += self_lat[root] * mag * rng.uniform(0.0, 0.5)
         elif fault == "latency":
             extra_self[root, after] += self_lat[root] * mag * rng.uniform(1, 5) + 0.02 * mag
-            callers_give_up(root, 0.1)  # timeouts
         elif fault == "network":
             extra_net[root, after] += 0.02 * mag * rng.uniform(0.5, 5)
             if rng.random() < 0.5:  # the interface delays requests too, not only responses
                 extra_net_out[root, after] += extra_net[root, after] * rng.uniform(0.1, 1.0)
             net_shift[root, after] += rng.choice([-1, 1]) * rng.uniform(0.0, 0.4) * min(1.0, mag / 3)
-            callers_give_up(root, 0.1)  # timeouts
         elif fault == "code_error":
             code_error(root, mag)
         elif fault == "deploy":
@@ -231,12 +213,8 @@ class SyntheticIncidents:
                 continue
             at = int(rng.integers(max(1, t0 - hist // 2), T - 1))
             span_ = slice(at, min(T, at + int(rng.integers(1, max(2, ana + 2)))))
-            what = rng.integers(5)
-            if what == 4 and children[d]:
-                # a feature flag or cache change: the service calls something more or less often
-                c = int(rng.choice(children[d]))
-                per_request[(d, c)][span_] *= float(np.exp(rng.uniform(-1.5, 1.0)))
-            elif what == 0:
+            what = rng.integers(4)
+            if what == 0:
                 cpu_add[d, span_] += rng.uniform(5, 40)
             elif what == 1:
                 mem_add[d, span_] += rng.uniform(3, 20)
@@ -313,10 +291,8 @@ class SyntheticIncidents:
         edge_series: dict[tuple[str, str], EdgeSeries] = {}
         if has_spans:
             client_spans = rng.random() < 0.8  # most instrumentations record the caller's side
-            # traced calls per request wobble from step to step with the mix of requests served
-            mix = rng.uniform(0.03, 0.25)
             for (u, v) in edges:
-                calls = rate[u] * call_p[(u, v)] * per_request[(u, v)] * step * (1 + mix * rng.standard_t(4, T)).clip(0.3)
+                calls = rate[u] * call_p[(u, v)] * step
                 # the store times a call by the callee's span; the wire and queues are the gap
                 server = lat[v]
                 gap = None
