@@ -170,6 +170,18 @@ def _request_counts(frames: dict[str, WindowFrame]) -> dict[str, tuple[np.ndarra
     return out
 
 
+def _served_per_block(callers: set[str], requests: dict[str, tuple[np.ndarray, np.ndarray]], start: float, width: int,
+                      n_blocks: int) -> dict[str, np.ndarray]:
+    """Per caller, the requests it served in each block of `width` seconds from `start`."""
+    out = {}
+    for u in callers:
+        times, counts = requests.get(u, (np.zeros(0), np.zeros(0)))
+        block = ((times - int(start)) // width).astype(np.int64)
+        inside = (block >= 0) & (block < n_blocks)
+        out[u] = np.bincount(block[inside], weights=counts[inside], minlength=n_blocks)
+    return out
+
+
 def _block_edge_stats(store: TelemetryStoreAPI, start: float, end: float, step: int, blocks: int,
                       edges: list[tuple[str, str]], requests: dict[str, tuple[np.ndarray, np.ndarray]]) -> BlockEdgeStats:
     """Per edge, the median over up to `blocks` equal blocks of [start, end) of the mean call gap
@@ -181,21 +193,20 @@ def _block_edge_stats(store: TelemetryStoreAPI, start: float, end: float, step: 
     which the caller served traced requests, so a block without traces says nothing.
     """
     width = max(1, math.ceil((end - start) / step / blocks)) * step
+    starts = range(int(start), int(end), width)
+    served = _served_per_block({u for u, _ in edges}, requests, start, width, len(starts))
     gaps: dict[tuple[str, str], list[float]] = {}
     fanouts: dict[tuple[str, str], list[float]] = {}
-    for t in range(int(start), int(end), width):
-        t1 = min(t + width, end)
-        topo = store.topology(t, t1)
+    for b, t in enumerate(starts):
+        topo = store.topology(t, min(t + width, end))
         for u, v, attrs in topo.edges(data=True):
             n = attrs.get("gap_calls", 0)
             if n:
                 gaps.setdefault((u, v), []).append(attrs["gap_sum"] / n)
         for u, v in edges:
-            times, counts = requests.get(u, (np.zeros(0), np.zeros(0)))
-            served = float(counts[(times >= t) & (times < t1)].sum())
-            if served > 0:
+            if served[u][b] > 0:
                 calls = topo.get_edge_data(u, v, default={}).get("calls", 0.0)
-                fanouts.setdefault((u, v), []).append(calls / served)
+                fanouts.setdefault((u, v), []).append(calls / served[u][b])
     return BlockEdgeStats({e: float(np.median(x)) for e, x in gaps.items()},
                           {e: float(np.median(x)) for e, x in fanouts.items()})
 
