@@ -211,18 +211,27 @@ def _block_edge_stats(store: TelemetryStoreAPI, start: float, end: float, step: 
                           {e: float(np.median(x)) for e, x in fanouts.items()})
 
 
+def forward_rows(edge_attr: np.ndarray) -> np.ndarray:
+    """Rows of `edge_attr` that are caller -> callee edges (each is followed by its reverse copy)."""
+    return np.flatnonzero(edge_attr[:, -1] == 0.0) if len(edge_attr) else np.zeros(0, dtype=np.int64)
+
+
+def _node_max(nodes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Per node, the largest of `values` on its edges; 0 where none is larger."""
+    out = np.zeros(n)
+    np.maximum.at(out, nodes, values.astype(np.float64))
+    return out
+
+
 def _gap_extremes(edge_index: np.ndarray, edge_attr: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Per node, the largest rise of the call gap on calls into it and on calls out of it.
 
     A network fault on a service delays what it sends: its callers wait longer than it worked
     (calls into it), and so may its callees' replies reach it late (calls out of it).
     """
-    into, out = np.zeros(n), np.zeros(n)
-    forward = edge_attr[:, -1] == 0.0 if len(edge_attr) else np.zeros(0, dtype=bool)
-    for (u, v), ratio in zip(edge_index.T[forward], edge_attr[forward, _GAP_RATIO]):
-        into[v] = max(into[v], float(ratio))
-        out[u] = max(out[u], float(ratio))
-    return into, out
+    rows = forward_rows(edge_attr)
+    ratio = edge_attr[rows, _GAP_RATIO]
+    return _node_max(edge_index[1, rows], ratio, n), _node_max(edge_index[0, rows], ratio, n)
 
 
 def _fanout_extremes(edge_index: np.ndarray, edge_attr: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -231,12 +240,9 @@ def _fanout_extremes(edge_index: np.ndarray, edge_attr: np.ndarray, n: int) -> t
     A request that fails part-way skips the calls after the failure, so the failing service (or a
     caller giving up on a failed callee) makes fewer calls per request; retries make more.
     """
-    fall, rise = np.zeros(n), np.zeros(n)
-    forward = edge_attr[:, -1] == 0.0 if len(edge_attr) else np.zeros(0, dtype=bool)
-    for u, ratio in zip(edge_index[0][forward], edge_attr[forward, _FANOUT_RATIO]):
-        fall[u] = max(fall[u], -float(ratio))
-        rise[u] = max(rise[u], float(ratio))
-    return fall, rise
+    rows = forward_rows(edge_attr)
+    ratio = edge_attr[rows, _FANOUT_RATIO]
+    return _node_max(edge_index[0, rows], -ratio, n), _node_max(edge_index[0, rows], ratio, n)
 
 
 class IncidentGraphBuilder:

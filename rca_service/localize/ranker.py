@@ -16,7 +16,7 @@ from rca_service.localize.calibration import Calibration
 from rca_service.localize.configs import config_from_dict
 from rca_service.localize.deviation import SignalDeviation
 from rca_service.localize.gnn import KIND_CLASSES, RootCauseGNN
-from rca_service.localize.graph import EDGE_FEATURES, IncidentGraph, IncidentGraphBuilder, NodeDetail
+from rca_service.localize.graph import EDGE_FEATURES, IncidentGraph, IncidentGraphBuilder, NodeDetail, forward_rows
 from rca_service.localize.result import Evidence, RCAResult, RootCause
 from rca_service.localize.trainer import graph_logits
 from rca_service.store.api import TelemetryStoreAPI
@@ -67,9 +67,10 @@ def _call_gap_evidence(graph: IncidentGraph, i: int, min_ratio: float = 2.0) -> 
     least `min_ratio` times against the baseline: what a network fault looks like in traces."""
     ratio_col, after_col = EDGE_FEATURES.index("gap.ratio"), EDGE_FEATURES.index("gap.after")
     rows = []
-    for k, (s, d) in enumerate(zip(*graph.edge_index)):
+    for k in forward_rows(graph.edge_attr):
+        s, d = graph.edge_index[:, k]
         ratio = float(graph.edge_attr[k, ratio_col])
-        if graph.edge_attr[k, -1] == 0 and i in (s, d) and ratio >= math.log(min_ratio):
+        if i in (s, d) and ratio >= math.log(min_ratio):
             rows.append({"caller": graph.services[s], "callee": graph.services[d], "ratio": round(math.exp(ratio), 1),
                          "gap_ms": round(math.expm1(float(graph.edge_attr[k, after_col])), 2)})
     if not rows:
@@ -85,9 +86,10 @@ def _calls_per_request_evidence(graph: IncidentGraph, i: int, min_change: float 
     (a quarter): requests cut short by a failure skip the calls after it; retries add calls."""
     col = EDGE_FEATURES.index("fanout.ratio")
     rows = []
-    for k, (s, d) in enumerate(zip(*graph.edge_index)):
+    for k in forward_rows(graph.edge_attr):
+        s, d = graph.edge_index[:, k]
         change = math.expm1(float(graph.edge_attr[k, col]))
-        if graph.edge_attr[k, -1] == 0 and s == i and abs(change) >= min_change:
+        if s == i and abs(change) >= min_change:
             rows.append({"caller": graph.services[s], "callee": graph.services[d], "change": round(change, 2)})
     if not rows:
         return None
