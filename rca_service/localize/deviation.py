@@ -46,6 +46,8 @@ class SignalDeviation:
         baseline: median of the baseline steps.
         peak_value: the raw value at the peak step.
         onset: index of the first analysis step with |z| above the onset threshold, or None.
+        held: the largest |z| the signal kept for two steps in a row; a one-step spike holds little
+            (the signal's peak when the window has no two adjacent steps with data).
     """
 
     signal: str
@@ -55,6 +57,7 @@ class SignalDeviation:
     baseline: float
     peak_value: float
     onset: int | None
+    held: float = 0.0
 
 
 def _sparse_count(vals: np.ndarray) -> bool:
@@ -82,6 +85,20 @@ def robust_scale(baseline: np.ndarray) -> tuple[float, float]:
     if scale < floor:
         scale = max(float(np.std(vals)), floor)
     return med, scale
+
+
+def held_peak(absz: np.ndarray) -> float:
+    """Largest level two adjacent steps both reach (NaN = no data); the plain peak without such a pair.
+
+    The detector opens incidents on deviations that last two steps; a service whose only
+    deviation is a one-step spike (a burst of bytes, a GC pause) looks like that in normal hours too.
+    """
+    pairs = np.minimum(absz[:-1], absz[1:])
+    pairs = pairs[np.isfinite(pairs)]
+    if pairs.size:
+        return float(pairs.max())
+    finite = absz[np.isfinite(absz)]
+    return float(finite.max()) if finite.size else 0.0
 
 
 def signal_deviations(before: WindowFrame, after: WindowFrame, onset_z: float, min_baseline: int = 3) -> list[SignalDeviation]:
@@ -117,6 +134,7 @@ def signal_deviations(before: WindowFrame, after: WindowFrame, onset_z: float, m
             baseline=med,
             peak_value=float(a[k]),
             onset=int(above[0]) if above.size else None,
+            held=held_peak(np.abs(z)),
         ))
     return out
 

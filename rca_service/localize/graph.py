@@ -34,7 +34,7 @@ NODE_FEATURES: tuple[str, ...] = tuple(f"{fam}.{k}" for fam in FAMILIES for k in
     "latency.excess", "errors.excess", "callers.anomaly", "callees.anomaly",
     "degree.in", "degree.out", "logs.new_templates", "logs.new_error_templates",
     "change.events", "graph.size", "peer.latency", "peer.excess", "peer.present",
-    "gap.in", "gap.out", "fanout.fall", "fanout.rise",
+    "gap.in", "gap.out", "fanout.fall", "fanout.rise", "held.peak", "held.rel",
 )
 EDGE_FEATURES: tuple[str, ...] = (
     "calls.before", "calls.ratio", "errors.after", "errors.before", "latency.after", "latency.ratio",
@@ -151,6 +151,11 @@ def _total_calls(topology: nx.DiGraph) -> float:
 
 def _lp(v: float) -> float:
     return math.log1p(max(v, 0.0))
+
+
+def _held_peak(detail: "NodeDetail") -> float:
+    """The largest deviation a node's own symptom signals kept for two steps (see `held_peak`)."""
+    return max((d.held for d in detail.deviations if d.family != "change" and signal_peer(d.signal) is None), default=0.0)
 
 
 @dataclass
@@ -336,6 +341,9 @@ class IncidentGraphBuilder:
         overall = fam_peak[:, symptom].max(axis=1) if n else np.zeros(0)
         top = overall.max() if n else 0.0
         overall_rel = overall / top if top > 0 else np.zeros(n)
+        held = np.array([_lp(_held_peak(det)) for det in details]) if n else np.zeros(0)
+        held_top = held.max() if n else 0.0
+        held_rel = held / held_top if held_top > 0 else np.zeros(n)
         order = np.argsort(-overall, kind="stable")
         rank = np.empty(n)
         rank[order] = np.arange(n) / max(n - 1, 1)
@@ -379,6 +387,7 @@ class IncidentGraphBuilder:
                 math.log1p(n) / 5.0,
                 peer_lat[i], peer_lat[i] - lat[i] if peer_seen[i] else 0.0, peer_seen[i],
                 gaps[0][i], gaps[1][i], fanouts[0][i], fanouts[1][i],
+                held[i], held_rel[i],
             ]
             rows.append(row)
         x = np.asarray(rows, dtype=np.float32).reshape(n, len(NODE_FEATURES))

@@ -7,7 +7,7 @@ import pytest
 
 from rca_service.detect.incident import Incident
 from rca_service.errors import ConfigError
-from rca_service.localize.deviation import robust_scale
+from rca_service.localize.deviation import held_peak, robust_scale
 from rca_service.localize.framestore import EdgeSeries, FrameStore
 from rca_service.localize.graph import EDGE_FEATURES, NODE_FEATURES, GraphConfig, IncidentGraphBuilder
 from rca_service.records import ChangeEvent
@@ -219,3 +219,24 @@ def test_a_caller_that_skips_calls_per_request_shows_a_fall_only_on_that_caller(
     # without traced request counts, calls per request are unknown: zero, not a change
     g = IncidentGraphBuilder().build(incident_at(chain_store()), chain_store())
     assert np.allclose(g.edge_attr[:, ratio], 0.0) and np.allclose(g.x[:, col["fanout.fall"]], 0.0)
+
+
+def test_held_peak_is_the_level_two_adjacent_steps_reach() -> None:
+    assert held_peak(np.array([0.5, 200.0, 0.3, 1.0])) == pytest.approx(0.5)  # a one-step spike
+    assert held_peak(np.array([0.5, 30.0, 34.0, 0.2])) == pytest.approx(30.0)
+    assert held_peak(np.array([np.nan, 12.0, np.nan])) == pytest.approx(12.0)  # no adjacent pair: its peak
+    assert held_peak(np.array([np.nan, np.nan])) == 0.0
+
+
+def test_a_one_step_spike_holds_less_than_a_lasting_shift() -> None:
+    store = chain_store("b")
+    names, values = store.frames["c"]
+    spiky = values[:, 1].copy()
+    spiky[ONSET + 1] += 500.0  # one burst on the bystander, far above b's lasting jump of 60
+    store.frames["c"] = (names, np.column_stack([values[:, 0], spiky]))
+    g = IncidentGraphBuilder().build(incident_at(store), store)
+    col = {name: i for i, name in enumerate(NODE_FEATURES)}
+    b, c = g.services.index("b"), g.services.index("c")
+    assert g.x[c, col["overall.peak"]] > g.x[b, col["overall.peak"]]
+    assert g.x[b, col["held.rel"]] == pytest.approx(1.0)
+    assert g.x[c, col["held.peak"]] < 0.5 * g.x[b, col["held.peak"]]
