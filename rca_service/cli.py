@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with --init: labelled folder (of --replay-format) mixed into the fine-tuning, e.g. the cases "
                           "the init version was trained on")
     loc.add_argument("--replay-format", choices=["nezha", "rcaeval", "sim"], default="sim")
+    loc.add_argument("--members", type=int, default=1,
+                     help="train this many networks (seeds --seed, --seed+1, ...) and average their scores; "
+                          "with --init the init version's members are fine-tuned")
     return parser
 
 

@@ -17,7 +17,7 @@ import torch
 
 from rca_service.errors import ModelError
 from rca_service.localize.calibration import Calibration
-from rca_service.localize.gnn import GNNConfig, RootCauseGNN
+from rca_service.localize.gnn import GNNConfig, RootCauseModel, build_gnn
 from rca_service.localize.graph import EDGE_FEATURES, NODE_FEATURES, GraphConfig
 from rca_service.localize.widen import widen_state
 from rca_service.util import sha256_file
@@ -36,7 +36,7 @@ class LocalizerArtifacts:
 
     version: str
     path: Path
-    model: RootCauseGNN
+    model: RootCauseModel
     graph_config: GraphConfig
     calibration: Calibration
     hashes: dict[str, str]
@@ -44,7 +44,7 @@ class LocalizerArtifacts:
     widened_features: list[str] = field(default_factory=list)  # features added on load (zero weight)
 
 
-def save_artifacts(out_dir: Path, version: str, model: RootCauseGNN, graph_config: GraphConfig,
+def save_artifacts(out_dir: Path, version: str, model: RootCauseModel, graph_config: GraphConfig,
                    calibration: Calibration, card: str, meta: dict, make_latest: bool = True) -> Path:
     """Write one version's files and manifest; point LATEST at it when asked."""
     root = Path(out_dir) / MODEL_NAME
@@ -124,7 +124,7 @@ def load_artifacts(models_dir: Path, version: str | None = "latest", widen: bool
                                        (config.get("edge_features", []), list(EDGE_FEATURES)))
             gnn = replace(gnn, in_features=len(NODE_FEATURES), edge_features=len(EDGE_FEATURES))
             log.info("localizer %s predates features %s of this code; they enter with zero weight", version, added)
-        model = RootCauseGNN(gnn)
+        model = build_gnn(gnn)
         model.load_state_dict(state)
     except (RuntimeError, OSError, ValueError) as exc:
         raise ModelError(f"localizer {version}: cannot load weights: {exc}") from exc

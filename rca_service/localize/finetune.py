@@ -22,7 +22,7 @@ import torch
 from rca_service.errors import ConfigError, InputError
 from rca_service.localize.calibration import Calibration
 from rca_service.localize.configs import config_from_dict
-from rca_service.localize.gnn import RootCauseGNN
+from rca_service.localize.gnn import RootCauseModel
 from rca_service.localize.graph import IncidentGraphBuilder
 from rca_service.localize.trainer import LabelledGraph, TrainConfig, fit, graph_logits
 
@@ -85,8 +85,8 @@ class ReplaySets:
                    synthetic_graphs(config.heldout_cases, config.synthetic_seed + 10_000, builder) + list(calibration or []))
 
 
-def fine_tune(base: RootCauseGNN, labelled: list[LabelledGraph], config: FineTuneConfig, replay: ReplaySets,
-              progress: bool = False) -> tuple[RootCauseGNN, Calibration]:
+def fine_tune(base: RootCauseModel, labelled: list[LabelledGraph], config: FineTuneConfig, replay: ReplaySets,
+              progress: bool = False) -> tuple[RootCauseModel, Calibration]:
     """A copy of `base` trained further on `labelled` (× repeat) plus the replay set, and its
     temperature refitted on the replay set's held-out cases. The base model is left untouched."""
     if not labelled:
@@ -99,9 +99,9 @@ def fine_tune(base: RootCauseGNN, labelled: list[LabelledGraph], config: FineTun
     return model, calibration
 
 
-def cross_validate(base: RootCauseGNN, labelled: list[LabelledGraph], fold_of: Callable[[str], str],
+def cross_validate(base: RootCauseModel, labelled: list[LabelledGraph], fold_of: Callable[[str], str],
                    config: FineTuneConfig, replay: ReplaySets,
-                   folds: list[str] | None = None) -> dict[str, tuple[RootCauseGNN, Calibration]]:
+                   folds: list[str] | None = None) -> dict[str, tuple[RootCauseModel, Calibration]]:
     """One fine-tuned model per fold (`fold_of(case name)`), each trained on every other fold's
     cases. `folds` defaults to the folds of `labelled`.
 

@@ -15,7 +15,7 @@ from rca_service.localize.artifacts import MODEL_NAME, LocalizerArtifacts, load_
 from rca_service.localize.calibration import Calibration
 from rca_service.localize.configs import config_from_dict
 from rca_service.localize.deviation import SignalDeviation
-from rca_service.localize.gnn import KIND_CLASSES, RootCauseGNN
+from rca_service.localize.gnn import KIND_CLASSES, RootCauseModel
 from rca_service.localize.graph import EDGE_FEATURES, IncidentGraph, IncidentGraphBuilder, NodeDetail, forward_rows
 from rca_service.localize.result import Evidence, RCAResult, RootCause
 from rca_service.localize.trainer import graph_logits
@@ -125,7 +125,7 @@ class Localizer:
         self.builder = IncidentGraphBuilder(artifacts.graph_config)
 
     @property
-    def model(self) -> RootCauseGNN:
+    def model(self) -> RootCauseModel:
         return self.artifacts.model
 
     @property

@@ -23,7 +23,7 @@ from rca_service.errors import RcaError
 from rca_service.localize.artifacts import LocalizerArtifacts, load_artifacts, save_artifacts
 from rca_service.localize.calibration import Calibration
 from rca_service.localize.finetune import FineTuneConfig, ReplaySets, fine_tune
-from rca_service.localize.gnn import GNNConfig, RootCauseGNN
+from rca_service.localize.gnn import GNNConfig, RootCauseModel, build_gnn
 from rca_service.localize.graph import EDGE_FEATURES, NODE_FEATURES, GraphConfig, IncidentGraph, IncidentGraphBuilder
 from rca_service.localize.pipeline import PipelineConfig, run_case
 from rca_service.localize.synthetic import SyntheticConfig, SyntheticIncidents
@@ -103,7 +103,7 @@ def train_localizer(out_dir: Path, version: str, n_train: int = 2000, n_heldout:
     train = synthetic_graphs(n_train, seed, builder) + list(extra or [])
     heldout = synthetic_graphs(n_heldout, seed + 10_000, builder) + list(calibration_extra or [])
     gen_s = time.time() - began
-    model = RootCauseGNN(GNNConfig(len(NODE_FEATURES), len(EDGE_FEATURES), **(gnn or {})))
+    model = build_gnn(GNNConfig(len(NODE_FEATURES), len(EDGE_FEATURES), **(gnn or {})))
     tcfg = TrainConfig(epochs=epochs, seed=seed)
     losses = fit(model, train, tcfg, progress=progress)
     logits = [graph_logits(model, g.graph)[0] for g in heldout]
@@ -119,7 +119,7 @@ def train_localizer(out_dir: Path, version: str, n_train: int = 2000, n_heldout:
     return metrics
 
 
-def _heldout_metrics(model: RootCauseGNN, heldout: list[LabelledGraph], calibration: Calibration, from_folder: int) -> dict:
+def _heldout_metrics(model: RootCauseModel, heldout: list[LabelledGraph], calibration: Calibration, from_folder: int) -> dict:
     """Accuracy and calibration figures on the held-out cases, for the card and the meta."""
     return {"heldout_cases": len(heldout), "heldout_from_folder": from_folder,
             "heldout_AC@1": top_k_accuracy(model, heldout, 1), "heldout_AC@3": top_k_accuracy(model, heldout, 3),
@@ -158,7 +158,7 @@ def finetune_localizer(out_dir: Path, version: str, init: LocalizerArtifacts, la
     return metrics
 
 
-def _card(version: str, source: str, model: RootCauseGNN, tcfg: TrainConfig, m: dict, seen: dict | None = None) -> str:
+def _card(version: str, source: str, model: RootCauseModel, tcfg: TrainConfig, m: dict, seen: dict | None = None) -> str:
     if seen:
         honesty = (f"This version saw the labels of {len(seen['cases'])} {seen['format']} cases: its figures on that "
                    "dataset must come from cross-validation (`rca-service eval --cross-validate` of the version it "
@@ -236,7 +236,8 @@ def train_command(args: argparse.Namespace) -> int:
         else:
             metrics = train_localizer(out, version, epochs=args.epochs or 30, seed=args.seed, extra=extra * repeat,
                                       progress=sys.stderr.isatty(), source=source, calibration_extra=calibration,
-                                      extra_format=args.format if extra else None)
+                                      extra_format=args.format if extra else None,
+                                      gnn={"members": int(getattr(args, "members", 1))})
     except RcaError as exc:
         print(f"training failed: {exc}", file=sys.stderr)
         return 2

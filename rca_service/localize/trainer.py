@@ -8,7 +8,7 @@ cross-entropy at the root), and `graph_logits` scores graphs for evaluation and 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -17,7 +17,7 @@ from torch_geometric.utils import scatter
 
 from rca_service.errors import ConfigError, InputError
 from rca_service.localize.configs import config_from_dict
-from rca_service.localize.gnn import KIND_CLASSES, RootCauseGNN
+from rca_service.localize.gnn import KIND_CLASSES, RootCauseEnsemble, RootCauseModel
 from rca_service.localize.graph import IncidentGraph
 
 log = logging.getLogger(__name__)
@@ -90,10 +90,18 @@ def _listwise_loss(scores: torch.Tensor, batch: Batch) -> torch.Tensor:
     return (lse - scores[roots]).mean()
 
 
-def fit(model: RootCauseGNN, graphs: list[LabelledGraph], config: TrainConfig, progress: bool = False) -> list[float]:
-    """Train in place; returns the mean loss of each epoch."""
+def fit(model: RootCauseModel, graphs: list[LabelledGraph], config: TrainConfig, progress: bool = False) -> list[float]:
+    """Train in place; returns the mean loss of each epoch.
+
+    An ensemble's members are trained one after the other, member k with seed `config.seed + k`
+    (its own initial weights are already its own), and the losses are their means."""
     if not graphs:
         raise InputError("no training graphs")
+    if isinstance(model, RootCauseEnsemble):
+        histories = [fit(member, graphs, replace(config, seed=config.seed + k), progress)
+                     for k, member in enumerate(model.members)]
+        model.eval()
+        return [float(v) for v in np.mean(histories, axis=0)]
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     data = [to_data(g.graph, g.target, KIND_CLASSES.index(g.kind) if g.kind in KIND_CLASSES else -1) for g in graphs]
@@ -130,7 +138,7 @@ def fit(model: RootCauseGNN, graphs: list[LabelledGraph], config: TrainConfig, p
 
 
 @torch.no_grad()
-def graph_logits(model: RootCauseGNN, graph: IncidentGraph) -> tuple[np.ndarray, np.ndarray]:
+def graph_logits(model: RootCauseModel, graph: IncidentGraph) -> tuple[np.ndarray, np.ndarray]:
     """(node logits (N,), kind logits (N, K)) of one graph, in eval mode."""
     model.eval()
     d = to_data(graph)
@@ -139,7 +147,7 @@ def graph_logits(model: RootCauseGNN, graph: IncidentGraph) -> tuple[np.ndarray,
     return scores.numpy().astype(np.float64), kinds.numpy().astype(np.float64)
 
 
-def root_ranks(model: RootCauseGNN, graphs: list[LabelledGraph]) -> np.ndarray:
+def root_ranks(model: RootCauseModel, graphs: list[LabelledGraph]) -> np.ndarray:
     """1-based rank of each graph's root under `model` (ties counted in the root's favour)."""
     out = []
     for g in graphs:
@@ -148,7 +156,7 @@ def root_ranks(model: RootCauseGNN, graphs: list[LabelledGraph]) -> np.ndarray:
     return np.array(out, dtype=int)
 
 
-def top_k_accuracy(model: RootCauseGNN, graphs: list[LabelledGraph], k: int = 1) -> float:
+def top_k_accuracy(model: RootCauseModel, graphs: list[LabelledGraph], k: int = 1) -> float:
     """Share of graphs whose root is among the k best-scored nodes."""
     if not graphs:
         return 0.0

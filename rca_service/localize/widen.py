@@ -34,7 +34,7 @@ def _widen_block(weight: torch.Tensor, offset: int, width: int, columns: list[in
 
 def widen_state(state: dict[str, torch.Tensor], hidden: int, node_features: tuple[list[str], list[str]],
                 edge_features: tuple[list[str], list[str]]) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """A `RootCauseGNN` state dict for new feature lists.
+    """A `RootCauseGNN` (or `RootCauseEnsemble`: every member alike) state dict for new feature lists.
 
     Args:
         state: the trained model's state dict.
@@ -50,10 +50,16 @@ def widen_state(state: dict[str, torch.Tensor], hidden: int, node_features: tupl
     n_old, e_old = len(node_features[0]), len(edge_features[0])
     out = dict(state)
     # where the node features enter each layer that reads them: (parameter, column offset)
-    for key, offset in (("encoder.0.weight", 0), ("score_head.0.weight", 2 * hidden), ("kind_head.0.weight", hidden)):
-        if key not in state or state[key].shape[1] != offset + n_old:
-            raise ModelError(f"cannot widen: {key} does not read {n_old} node features at column {offset}")
-        out[key] = _widen_block(state[key], offset, n_old, nodes)
+    node_inputs = (("encoder.0.weight", 0), ("score_head.0.weight", 2 * hidden), ("kind_head.0.weight", hidden))
+    # an ensemble's keys carry its member's prefix ("members.3.encoder.0.weight")
+    prefixes = sorted({key[: -len(name)] for key in state for name, _ in node_inputs
+                       if key == name or key.endswith("." + name)}) or [""]
+    for prefix in prefixes:
+        for name, offset in node_inputs:
+            key = prefix + name
+            if key not in state or state[key].shape[1] != offset + n_old:
+                raise ModelError(f"cannot widen: {key} does not read {n_old} node features at column {offset}")
+            out[key] = _widen_block(state[key], offset, n_old, nodes)
     for key, weight in state.items():
         if key.endswith("lin_edge.weight"):
             if weight.shape[1] != e_old:

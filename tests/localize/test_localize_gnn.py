@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from rca_service.errors import ConfigError
-from rca_service.localize.gnn import KIND_CLASSES, GNNConfig, RootCauseGNN
+from rca_service.localize.gnn import KIND_CLASSES, GNNConfig, RootCauseEnsemble, RootCauseGNN, build_gnn
 
 
 def _graph(n: int, e: int, f: int = 6, d: int = 3):
@@ -62,3 +62,20 @@ def test_config_rejects_bad_values_and_unknown_keys() -> None:
         GNNConfig(in_features=4, edge_features=3, dropout=1.5)
     with pytest.raises(ConfigError):
         GNNConfig.from_dict({"in_features": 4, "edge_features": 3, "width": 9})
+
+
+def test_an_ensemble_outputs_the_mean_of_its_members() -> None:
+    torch.manual_seed(0)
+    model = build_gnn(GNNConfig(in_features=6, edge_features=3, hidden=8, layers=1, members=3)).eval()
+    assert isinstance(model, RootCauseEnsemble) and len(model.members) == 3
+    assert isinstance(build_gnn(GNNConfig(in_features=6, edge_features=3, hidden=8)), RootCauseGNN)
+    x, e, a = _graph(4, 5)
+    batch = torch.zeros(4, dtype=torch.long)
+    scores, kinds = model(x, e, a, batch)
+    each = [member(x, e, a, batch) for member in model.members]
+    assert not torch.allclose(each[0][0], each[1][0])  # members start apart
+    assert torch.allclose(scores, torch.stack([s for s, _ in each]).mean(dim=0))
+    assert torch.allclose(kinds, torch.stack([k for _, k in each]).mean(dim=0))
+    assert "3 x RootCauseGNN" in repr(model)
+    with pytest.raises(ConfigError):
+        GNNConfig(in_features=6, edge_features=3, members=0)

@@ -120,3 +120,22 @@ def test_confidence_is_calibrated_on_the_extra_held_out_cases_too(tmp_path) -> N
     assert "12 of them labelled cases from the calibration folder" in (art.path / "card.md").read_text()
     # the same weights (same seed), but cases it gets wrong make it less sure of itself
     assert mixed["temperature"] > plain["temperature"]
+
+
+def test_an_ensemble_trains_each_member_with_its_own_seed_and_round_trips(tmp_path) -> None:
+    from rca_service.localize.artifacts import load_artifacts
+    from rca_service.localize.train import train_localizer
+
+    gnn = {"hidden": 8, "layers": 1, "heads": 1, "members": 2}
+    train_localizer(tmp_path, "ens", n_train=24, n_heldout=12, epochs=2, gnn=gnn)
+    art = load_artifacts(tmp_path, "ens")
+    assert art.model.config.members == 2
+    first, second = (m.encoder[0].weight for m in art.model.members)
+    assert not torch.equal(first, second)
+    graph = synthetic_graphs(1, 9, IncidentGraphBuilder(GraphConfig()), SMALL)[0].graph
+    localizer = load_localizer(tmp_path, "ens")
+    from rca_service.localize.trainer import graph_logits
+
+    mean = np.mean([graph_logits(m, graph)[0] for m in art.model.members], axis=0)
+    assert np.allclose(graph_logits(localizer.model, graph)[0], mean, atol=1e-5)
+    assert "2 x RootCauseGNN" in (art.path / "card.md").read_text()

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from rca_service.errors import ModelError
-from rca_service.localize.gnn import GNNConfig, RootCauseGNN
+from rca_service.localize.gnn import GNNConfig, RootCauseGNN, build_gnn
 from rca_service.localize.widen import widen_state
 
 OLD_NODES = ["lat", "err", "cpu"]
@@ -22,10 +22,11 @@ def _graph(nodes: int, node_cols: int, edge_cols: int, gen: torch.Generator):
     return x, edge_index, edge_attr, torch.zeros(nodes, dtype=torch.long)
 
 
-def test_widened_model_scores_as_before_whatever_the_new_features_say():
+@pytest.mark.parametrize("members", [1, 3])
+def test_widened_model_scores_as_before_whatever_the_new_features_say(members: int):
     torch.manual_seed(0)
-    old = RootCauseGNN(GNNConfig(len(OLD_NODES), len(OLD_EDGES), hidden=8, heads=2)).eval()
-    new = RootCauseGNN(GNNConfig(len(NEW_NODES), len(NEW_EDGES), hidden=8, heads=2)).eval()
+    old = build_gnn(GNNConfig(len(OLD_NODES), len(OLD_EDGES), hidden=8, heads=2, members=members)).eval()
+    new = build_gnn(GNNConfig(len(NEW_NODES), len(NEW_EDGES), hidden=8, heads=2, members=members)).eval()
     new.load_state_dict(widen_state(old.state_dict(), 8, (OLD_NODES, NEW_NODES), (OLD_EDGES, NEW_EDGES))[0])
     gen = torch.Generator().manual_seed(1)
     x, ei, ea, batch = _graph(4, len(NEW_NODES), len(NEW_EDGES), gen)
@@ -40,7 +41,8 @@ def test_widened_model_scores_as_before_whatever_the_new_features_say():
     assert torch.allclose(s_old, s_new, atol=1e-5) and torch.allclose(k_old, k_new, atol=1e-5)
     assert torch.allclose(s_new, s_loud, atol=1e-5)
     # and the new inputs are trainable: their weights exist and start at zero
-    assert torch.count_nonzero(new.encoder[0].weight[:, [1, 4]]) == 0
+    for single in new.members if members > 1 else [new]:
+        assert torch.count_nonzero(single.encoder[0].weight[:, [1, 4]]) == 0
 
 
 def test_widening_refuses_a_removed_feature_or_a_foreign_state():
