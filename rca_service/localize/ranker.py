@@ -103,11 +103,14 @@ def _calls_per_request_evidence(graph: IncidentGraph, i: int, min_change: float 
 
 def _metric_evidence(dev: SignalDeviation, step: int, a0: float) -> Evidence:
     direction = "rose" if dev.peak_value >= dev.baseline else "fell"
+    # say so when the peak was one step: a reader should not weigh a spike like a lasting shift
+    spike = f"; one step only, {dev.held:.1f} σ held over two" if dev.held < 0.5 * dev.peak else ""
     return Evidence(
         kind="metric",
-        summary=f"{dev.signal} {direction} from {_fmt(dev.baseline)} to {_fmt(dev.peak_value)} ({dev.peak:.1f} robust σ)",
+        summary=f"{dev.signal} {direction} from {_fmt(dev.baseline)} to {_fmt(dev.peak_value)} ({dev.peak:.1f} robust σ{spike})",
         data={"signal": dev.signal, "family": dev.family, "before": dev.baseline, "after": dev.peak_value,
-              "deviation": dev.peak, "onset": None if dev.onset is None else a0 + dev.onset * step},
+              "deviation": dev.peak, "held_deviation": dev.held,
+              "onset": None if dev.onset is None else a0 + dev.onset * step},
     )
 
 

@@ -95,3 +95,16 @@ def test_a_fall_in_calls_per_request_is_evidence_on_the_caller(tiny_localizer) -
     assert len(found) == 1 and found[0].data["calls_per_request"] == [{"caller": "b", "callee": "c", "change": -0.79}]
     assert "b makes 79% fewer calls to c per request" in found[0].summary
     assert not any("calls_per_request" in e.data for e in by_service["a"].evidence + by_service["c"].evidence)
+
+
+def test_metric_evidence_says_when_a_peak_lasted_one_step() -> None:
+    import numpy as np
+
+    from rca_service.localize.deviation import SignalDeviation
+    from rca_service.localize.ranker import _metric_evidence
+
+    spike = SignalDeviation("metric.net_rx", "network", np.array([0.4, 199.0, 1.0]), 199.0, 1000.0, 37000.0, 1, held=1.0)
+    lasting = SignalDeviation("metric.cpu", "resource", np.array([33.0, 35.0, 34.0]), 35.0, 5.6, 92.0, 0, held=34.0)
+    assert "one step only, 1.0 σ held over two" in _metric_evidence(spike, 60, 0.0).summary
+    assert _metric_evidence(spike, 60, 0.0).data["held_deviation"] == 1.0
+    assert "one step" not in _metric_evidence(lasting, 60, 0.0).summary
