@@ -112,8 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n== {name}: {'not asked for' if path else 'no folder given'}, skipped")
             continue
         t = time.time()
-        cases = [r.name for r in load_cases(fmt, path)][: args.limit]
-        if seen_labels(localizer, fmt, cases):
+        if seen_labels(localizer, fmt, load_cases(fmt, path)[: args.limit]):
             meta = localizer.artifacts.meta
             base = load_localizer(args.models_dir, meta["init"]["version"])
             print(f"\n{localizer.version} saw {name}'s labels: cross-validating its base {base.version} fine-tuned the same way")

@@ -78,6 +78,12 @@ class CaseRef:
     default_end: float | None
     _loader: Loader = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
 
+    @property
+    def key(self) -> str:
+        """The case's identity across datasets: its name and injection second. Names alone repeat
+        (two simulator datasets of other seeds both hold an "api_cpu/1" of different systems)."""
+        return f"{self.name}@{int(round(self.inject_time))}"
+
     def load(self, start: float | None = None, end: float | None = None) -> Case:
         """Read the case's telemetry in [start, end) (defaults: the adapter's window)."""
         return self._loader(

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from rca_service.datasets import load_cases
+from rca_service.datasets.case import CaseRef
 from rca_service.errors import DatasetError, RcaError
 from rca_service.localize.calibration import expected_calibration_error
 from rca_service.localize.finetune import FineTuneConfig, ReplaySets, cross_validate
@@ -189,7 +190,7 @@ def _pipeline_config(localizer: Localizer, models_dir: Path | None) -> PipelineC
                           after_seconds=localizer.artifacts.graph_config.analysis_seconds, models_dir=models_dir)
 
 
-def _refs(fmt: str, path: Path, limit: int | None) -> list:
+def _refs(fmt: str, path: Path, limit: int | None) -> list[CaseRef]:
     refs = load_cases(fmt, path)
     return refs if limit is None else refs[:limit]
 
@@ -199,25 +200,33 @@ def evaluate(fmt: str, path: Path, localizer: Localizer, limit: int | None = Non
     """Run every case (or the first `limit`) and return the report dict."""
     cfg = cfg or _pipeline_config(localizer, models_dir)
     outcomes = []
-    for ref in _refs(fmt, path, limit):
+    refs = _refs(fmt, path, limit)
+    for ref in refs:
         try:
             outcomes.append(evaluate_case(ref, localizer, cfg, baselines))
         except RcaError as exc:  # one unreadable case must not sink the run; it counts as a miss
             log.warning("case %s failed: %s", ref.name, exc)
             outcomes.append(_failed(ref, baselines))
     rep = report(outcomes, baselines)
-    rep["seen_labels"] = seen_labels(localizer, fmt, [o.case for o in outcomes])
+    rep["seen_labels"] = seen_labels(localizer, fmt, refs)
     return rep
 
 
-def seen_labels(localizer: Localizer, fmt: str, cases: list[str]) -> int:
-    """How many of these cases' labels the model (or the version it was fine-tuned from) was trained on."""
+def seen_labels(localizer: Localizer, fmt: str, cases: list[CaseRef]) -> int:
+    """How many of these cases' labels the model (or the version it was fine-tuned from) was trained on.
+
+    Cases are matched by `CaseRef.key` (name and injection time); a model trained before keys were
+    recorded is matched by name."""
     meta = localizer.artifacts.meta
-    seen = set()
+    seen_keys: set[str] = set()
+    seen_names: set[str] = set()
     for rec in (meta.get("labelled_cases") or {}, meta.get("init_labelled_cases") or {}):
         if rec.get("format") == fmt:
-            seen |= set(rec.get("cases", []))
-    return sum(c in seen for c in cases)
+            if "keys" in rec:
+                seen_keys |= set(rec["keys"])
+            else:
+                seen_names |= set(rec.get("cases", []))
+    return sum(ref.key in seen_keys or ref.name in seen_names for ref in cases)
 
 
 def fold_of_case(fmt: str, name: str) -> str:
@@ -294,7 +303,7 @@ def eval_command(args: argparse.Namespace) -> int:
     try:
         localizer = load_localizer(models_dir, getattr(args, "version", "latest") or "latest")
         if getattr(args, "cross_validate", False):
-            seen = seen_labels(localizer, args.format, [r.name for r in _refs(args.format, Path(args.path), args.limit)])
+            seen = seen_labels(localizer, args.format, _refs(args.format, Path(args.path), args.limit))
             if seen:
                 base = (localizer.artifacts.meta.get("init") or {}).get("version")
                 hint = f" (it was fine-tuned from {base}: --version {base})" if base else ""

@@ -77,13 +77,18 @@ def labelled_graph(ref, graph: IncidentGraph) -> LabelledGraph | None:
     """A case's graph with its label as the target (None when the labelled service is not a node)."""
     if ref.label_service not in graph.services:
         return None
-    return LabelledGraph(graph, graph.services.index(ref.label_service), kind_of_fault(ref.fault_type), ref.name)
+    return LabelledGraph(graph, graph.services.index(ref.label_service), kind_of_fault(ref.fault_type), ref.name, ref.key)
 
 
 def labelled_cases_meta(fmt: str | None, graphs: list[LabelledGraph]) -> dict:
     """What a model's meta records of the labelled folder cases it was trained on, so that
     `eval` can tell held-out figures from figures on training cases."""
-    return {"format": fmt, "cases": sorted({g.name for g in graphs})} if fmt and graphs else {}
+    if not fmt or not graphs:
+        return {}
+    record = {"format": fmt, "cases": sorted({g.name for g in graphs})}
+    if all(g.key for g in graphs):  # folder cases: names may repeat across datasets, keys do not
+        record["keys"] = sorted({g.key for g in graphs})
+    return record
 
 
 def train_localizer(out_dir: Path, version: str, n_train: int = 2000, n_heldout: int = 400, epochs: int = 30,

@@ -25,12 +25,14 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class LabelledGraph:
-    """An incident graph with its ground truth: the root node's index and the fault kind."""
+    """An incident graph with its ground truth: the root node's index and the fault kind; a
+    folder case also carries its `CaseRef.key`."""
 
     graph: IncidentGraph
     target: int
     kind: str
     name: str = ""
+    key: str = ""
 
     def __post_init__(self) -> None:
         if not 0 <= self.target < self.graph.num_nodes:

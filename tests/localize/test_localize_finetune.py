@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from rca_service.cli import main
+from rca_service.datasets.case import CaseRef
 from rca_service.errors import DatasetError, InputError
 from rca_service.localize.artifacts import load_artifacts
 from rca_service.localize.evaluate import evaluate_cross_validated, fold_of_case, seen_labels
@@ -71,16 +72,32 @@ def test_fold_of_case() -> None:
         fold_of_case("sim", "x")
 
 
+def _ref(name: str, inject_time: float) -> CaseRef:
+    return CaseRef(name, "test", "svc", "cpu", inject_time, None, None)
+
+
 def test_finetuned_version_records_the_labels_it_saw(base, labelled, tiny_models_dir, tmp_path) -> None:
     models = tmp_path / "models"
     shutil.copytree(tiny_models_dir, models)
     finetune_localizer(models, "t1-ft", base, labelled, "nezha", SMALL, "test cases")
     loc = load_localizer(models, "t1-ft")
     assert loc.artifacts.meta["init"]["version"] == "t1"
-    names = [g.name for g in labelled]
-    assert seen_labels(loc, "nezha", names + ["day9/other"]) == len(names)
-    assert seen_labels(loc, "rcaeval", names) == 0  # same names, another dataset format
-    assert seen_labels(load_localizer(models, "t1"), "nezha", names) == 0
+    refs = [_ref(g.name, 1000.0 + i) for i, g in enumerate(labelled)]
+    assert seen_labels(loc, "nezha", refs + [_ref("day9/other", 5.0)]) == len(refs)
+    assert seen_labels(loc, "rcaeval", refs) == 0  # same names, another dataset format
+    assert seen_labels(load_localizer(models, "t1"), "nezha", refs) == 0
+
+
+def test_cases_are_matched_by_name_and_injection_when_keys_were_recorded(base, labelled, tiny_models_dir, tmp_path) -> None:
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models_dir, models)
+    refs = [_ref(g.name, 1000.0 + i) for i, g in enumerate(labelled)]
+    keyed = [LabelledGraph(g.graph, g.target, g.kind, g.name, r.key) for g, r in zip(labelled, refs)]
+    finetune_localizer(models, "t1-keys", base, keyed, "sim", SMALL, "test cases")
+    loc = load_localizer(models, "t1-keys")
+    assert seen_labels(loc, "sim", refs) == len(refs)
+    # another simulator dataset with the same case names: other systems, labels never seen
+    assert seen_labels(loc, "sim", [_ref(r.name, r.inject_time + 3600) for r in refs]) == 0
 
 
 def test_eval_refuses_to_cross_validate_a_model_that_saw_the_labels(base, tiny_models_dir, sockshop_dir, tmp_path) -> None:
