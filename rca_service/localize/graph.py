@@ -153,7 +153,7 @@ def _lp(v: float) -> float:
     return math.log1p(max(v, 0.0))
 
 
-def _held_peak(detail: "NodeDetail") -> float:
+def _held_peak(detail: NodeDetail) -> float:
     """The largest deviation a node's own symptom signals kept for two steps (see `held_peak`)."""
     return max((d.held for d in detail.deviations if d.family != "change" and signal_peer(d.signal) is None), default=0.0)
 
