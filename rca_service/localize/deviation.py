@@ -139,12 +139,19 @@ def signal_deviations(before: WindowFrame, after: WindowFrame, onset_z: float, m
     return out
 
 
+def own_signals(devs: list[SignalDeviation]) -> list[SignalDeviation]:
+    """The deviations of a service's own signals: a series measured against a named peer
+    describes that call, not the service."""
+    return [d for d in devs if signal_peer(d.signal) is None]
+
+
 def family_peaks(devs: list[SignalDeviation]) -> dict[str, tuple[float, float, int]]:
     """Per family: (max peak, mean peak, number of signals), over the service's own signals
     (series measured against a named peer describe that call, not the service)."""
     out: dict[str, tuple[float, float, int]] = {}
+    own = own_signals(devs)
     for fam in FAMILIES:
-        peaks = [d.peak for d in devs if d.family == fam and signal_peer(d.signal) is None]
+        peaks = [d.peak for d in own if d.family == fam]
         if peaks:
             out[fam] = (max(peaks), float(np.mean(peaks)), len(peaks))
     return out

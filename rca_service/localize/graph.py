@@ -23,7 +23,8 @@ import numpy as np
 from rca_service.detect.incident import Incident
 from rca_service.errors import ConfigError, InputError
 from rca_service.localize.configs import config_from_dict
-from rca_service.localize.deviation import FAMILIES, SignalDeviation, family_peaks, signal_deviations, signal_peer
+from rca_service.localize.deviation import (FAMILIES, SignalDeviation, family_peaks, own_signals, signal_deviations,
+                                            signal_peer)
 from rca_service.store.api import TelemetryStoreAPI
 from rca_service.store.frames import SPAN_REQUEST_RATE, WindowFrame
 
@@ -149,13 +150,23 @@ def _total_calls(topology: nx.DiGraph) -> float:
     return sum(d.get("calls", 0) for _, _, d in topology.edges(data=True))
 
 
+# "change" is an event count, not a symptom: it does not make a node look anomalous.
+_SYMPTOMS = tuple(f for f in FAMILIES if f != "change")
+
+
 def _lp(v: float) -> float:
     return math.log1p(max(v, 0.0))
 
 
+def _share_of_max(values: np.ndarray) -> np.ndarray:
+    """Each value divided by the largest (all zeros when none is positive)."""
+    top = values.max() if len(values) else 0.0
+    return values / top if top > 0 else np.zeros(len(values))
+
+
 def _held_peak(detail: NodeDetail) -> float:
     """The largest deviation a node's own symptom signals kept for two steps (see `held_peak`)."""
-    return max((d.held for d in detail.deviations if d.family != "change" and signal_peer(d.signal) is None), default=0.0)
+    return max((d.held for d in own_signals(detail.deviations) if d.family in _SYMPTOMS), default=0.0)
 
 
 @dataclass
@@ -336,14 +347,11 @@ class IncidentGraphBuilder:
                     fam_peak[i, j], fam_mean[i, j], present[i, j] = _lp(peak), _lp(mean), 1.0
         col_max = fam_peak.max(axis=0)
         fam_rel = np.divide(fam_peak, col_max, out=np.zeros_like(fam_peak), where=col_max > 0)
-        # "change" is an event count, not a symptom: it does not make a node look anomalous.
-        symptom = [j for j, f in enumerate(FAMILIES) if f != "change"]
+        symptom = [FAMILIES.index(f) for f in _SYMPTOMS]
         overall = fam_peak[:, symptom].max(axis=1) if n else np.zeros(0)
-        top = overall.max() if n else 0.0
-        overall_rel = overall / top if top > 0 else np.zeros(n)
+        overall_rel = _share_of_max(overall)
         held = np.array([_lp(_held_peak(det)) for det in details]) if n else np.zeros(0)
-        held_top = held.max() if n else 0.0
-        held_rel = held / held_top if held_top > 0 else np.zeros(n)
+        held_rel = _share_of_max(held)
         order = np.argsort(-overall, kind="stable")
         rank = np.empty(n)
         rank[order] = np.arange(n) / max(n - 1, 1)

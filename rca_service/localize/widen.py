@@ -51,9 +51,9 @@ def widen_state(state: dict[str, torch.Tensor], hidden: int, node_features: tupl
     out = dict(state)
     # where the node features enter each layer that reads them: (parameter, column offset)
     node_inputs = (("encoder.0.weight", 0), ("score_head.0.weight", 2 * hidden), ("kind_head.0.weight", hidden))
-    # an ensemble's keys carry its member's prefix ("members.3.encoder.0.weight")
-    prefixes = sorted({key[: -len(name)] for key in state for name, _ in node_inputs
-                       if key == name or key.endswith("." + name)}) or [""]
+    # an ensemble's keys carry its member's prefix ("members.3.encoder.0.weight"); a single network's is ""
+    first = node_inputs[0][0]
+    prefixes = sorted(key[: -len(first)] for key in state if key.endswith(first)) or [""]
     for prefix in prefixes:
         for name, offset in node_inputs:
             key = prefix + name
