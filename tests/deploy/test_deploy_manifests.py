@@ -63,8 +63,13 @@ def test_chart_renders_valid_kubernetes_objects() -> None:
 def test_chart_objects_pass_the_kubernetes_openapi_schema() -> None:
     kv = pytest.importorskip("kubernetes_validate", reason="kubernetes-validate not installed")
     version = kv.latest_version()
+    errors = {}
     for obj in _objects():
-        kv.validate(obj, version, strict=True)
+        try:
+            kv.validate(obj, version, strict=True)
+        except kv.ValidationError as exc:  # collect them all: one run shows every broken object
+            errors[f"{obj['kind']}/{obj['metadata']['name']}"] = str(exc)
+    assert errors == {}
 
 
 def test_deployment_ports_probes_volumes_and_security() -> None:
