@@ -1,7 +1,8 @@
 """Request bodies: content encodings and the size limit, applied while decompressing.
 
 The limit counts decompressed bytes and stops inflating as soon as it is crossed, so a small
-gzip bomb costs at most `limit` bytes of memory before it is refused.
+gzip bomb costs at most `limit` bytes of memory before it is refused (zstd, lz4 and snappy: see
+`codecs.py`).
 """
 
 from __future__ import annotations
@@ -9,13 +10,14 @@ from __future__ import annotations
 import zlib
 
 from rca_service.errors import DecodeError, PayloadTooLarge
+from rca_service.ingest.codecs import unlz4, unsnappy, unzstd
 
 _GZIP = 16 + zlib.MAX_WBITS
 _ZLIB = zlib.MAX_WBITS
 _RAW_DEFLATE = -zlib.MAX_WBITS
 
 #: Content-Encoding values we accept (lowercase). Anything else is a 400, as in the Collector.
-SUPPORTED_ENCODINGS = ("identity", "gzip", "x-gzip", "deflate", "zlib")
+SUPPORTED_ENCODINGS = ("identity", "gzip", "x-gzip", "deflate", "zlib", "zstd", "lz4", "snappy", "x-snappy-framed")
 
 
 def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
@@ -43,7 +45,13 @@ def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
             return _inflate(body, _ZLIB, limit, name)
         except DecodeError:
             return _inflate(body, _RAW_DEFLATE, limit, name)
-    raise DecodeError(f"unsupported Content-Encoding {encoding!r}; supported: gzip, deflate, identity")
+    if name == "zstd":
+        return unzstd(body, limit)
+    if name == "lz4":
+        return unlz4(body, limit)
+    if name in ("snappy", "x-snappy-framed"):
+        return unsnappy(body, limit, framed=True if name == "x-snappy-framed" else None)
+    raise DecodeError(f"unsupported Content-Encoding {encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}")
 
 
 def _inflate(data: bytes, wbits: int, limit: int, name: str) -> bytes:
