@@ -29,12 +29,15 @@ class EdgeSeries:
         latency_sum: (T,) summed callee server-span seconds per step.
         gap_sum: (T,) summed client-minus-server seconds per step over all calls, or None when
             the callers' client spans are unknown.
+        ends: (T,) calls per step that were the last call of their caller's request, or None
+            when not known.
     """
 
     calls: np.ndarray
     errors: np.ndarray
     latency_sum: np.ndarray
     gap_sum: np.ndarray | None = None
+    ends: np.ndarray | None = None
 
 
 @dataclass
@@ -115,7 +118,8 @@ class FrameStore:
             known = series.gap_sum is not None
             g.add_edge(a, b, calls=calls, errors=float(np.nansum(series.errors[steps])),
                        latency_sum=float(np.nansum(series.latency_sum[steps])),
-                       gap_sum=float(np.nansum(series.gap_sum[steps])) if known else 0.0, gap_calls=calls if known else 0.0)
+                       gap_sum=float(np.nansum(series.gap_sum[steps])) if known else 0.0, gap_calls=calls if known else 0.0,
+                       ends=float(np.nansum(series.ends[steps])) if series.ends is not None else 0.0)
         return g
 
     def log_templates(self, service: str | None = None, start: float | None = None, end: float | None = None) -> list[LogTemplate]:

@@ -35,14 +35,15 @@ NODE_FEATURES: tuple[str, ...] = tuple(f"{fam}.{k}" for fam in FAMILIES for k in
     "latency.excess", "errors.excess", "callers.anomaly", "callees.anomaly",
     "degree.in", "degree.out", "logs.new_templates", "logs.new_error_templates",
     "change.events", "graph.size", "peer.latency", "peer.excess", "peer.present",
-    "gap.in", "gap.out", "fanout.fall", "fanout.rise", "held.peak", "held.rel",
+    "gap.in", "gap.out", "fanout.fall", "fanout.rise", "held.peak", "held.rel", "ends.in", "ends.out",
 )
 EDGE_FEATURES: tuple[str, ...] = (
     "calls.before", "calls.ratio", "errors.after", "errors.before", "latency.after", "latency.ratio",
-    "client_latency.deviation", "gap.after", "gap.ratio", "fanout.ratio", "reverse",
+    "client_latency.deviation", "gap.after", "gap.ratio", "fanout.ratio", "ends.rise", "reverse",
 )
 _GAP_RATIO = EDGE_FEATURES.index("gap.ratio")
 _FANOUT_RATIO = EDGE_FEATURES.index("fanout.ratio")
+_ENDS_RISE = EDGE_FEATURES.index("ends.rise")
 
 
 @dataclass
@@ -171,10 +172,12 @@ def _held_peak(detail: NodeDetail) -> float:
 
 @dataclass
 class BlockEdgeStats:
-    """Per edge, block medians over a window: the call gap and the calls per caller request."""
+    """Per edge, block medians over a window: the call gap, the calls per caller request, and the
+    share of the caller's requests that ended with this call."""
 
     gaps: dict[tuple[str, str], float] = field(default_factory=dict)
     fanouts: dict[tuple[str, str], float] = field(default_factory=dict)
+    ends: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 def _request_counts(frames: dict[str, WindowFrame]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -206,25 +209,30 @@ def _block_edge_stats(store: TelemetryStoreAPI, start: float, end: float, step: 
     A median of blocks, not one mean over the range: the hour before an incident may hold earlier
     incidents whose slow calls would otherwise make the baseline look slow. Blocks, not steps,
     keep the store reads bounded when steps are short. Calls per request count only blocks in
-    which the caller served traced requests, so a block without traces says nothing.
+    which the caller served traced requests, so a block without traces says nothing; the share of
+    requests ending with a call only blocks in which the caller's requests ended somewhere.
     """
     width = max(1, math.ceil((end - start) / step / blocks)) * step
     starts = range(int(start), int(end), width)
     served = _served_per_block({u for u, _ in edges}, requests, start, width, len(starts))
     gaps: dict[tuple[str, str], list[float]] = {}
     fanouts: dict[tuple[str, str], list[float]] = {}
+    ends: dict[tuple[str, str], list[float]] = {}
     for b, t in enumerate(starts):
         topo = store.topology(t, min(t + width, end))
+        ended: dict[str, float] = {}  # caller -> requests that ended with any call
         for u, v, attrs in topo.edges(data=True):
             n = attrs.get("gap_calls", 0)
             if n:
                 gaps.setdefault((u, v), []).append(attrs["gap_sum"] / n)
+            ended[u] = ended.get(u, 0.0) + attrs.get("ends", 0)
         for u, v in edges:
             if served[u][b] > 0:
                 calls = topo.get_edge_data(u, v, default={}).get("calls", 0.0)
                 fanouts.setdefault((u, v), []).append(calls / served[u][b])
-    return BlockEdgeStats({e: float(np.median(x)) for e, x in gaps.items()},
-                          {e: float(np.median(x)) for e, x in fanouts.items()})
+            if ended.get(u, 0.0) > 0:
+                ends.setdefault((u, v), []).append(topo.get_edge_data(u, v, default={}).get("ends", 0) / ended[u])
+    return BlockEdgeStats(*({e: float(np.median(x)) for e, x in stat.items()} for stat in (gaps, fanouts, ends)))
 
 
 def forward_rows(edge_attr: np.ndarray) -> np.ndarray:
@@ -248,6 +256,20 @@ def _gap_extremes(edge_index: np.ndarray, edge_attr: np.ndarray, n: int) -> tupl
     rows = forward_rows(edge_attr)
     ratio = edge_attr[rows, _GAP_RATIO]
     return _node_max(edge_index[1, rows], ratio, n), _node_max(edge_index[0, rows], ratio, n)
+
+
+def _ends_extremes(edge_index: np.ndarray, edge_attr: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per node, the largest rise in the share of its callers' requests that end with a call to it,
+    and how far the ends of its own requests moved (the rises summed over its outgoing calls).
+
+    A caller gives up after a callee fails: its requests end with the call to that callee. Traces
+    show this even where spans carry no error status.
+    """
+    rows = forward_rows(edge_attr)
+    rise = edge_attr[rows, _ENDS_RISE]
+    moved = np.zeros(n)
+    np.add.at(moved, edge_index[0, rows], np.maximum(rise, 0.0).astype(np.float64))
+    return _node_max(edge_index[1, rows], rise, n), moved
 
 
 def _fanout_extremes(edge_index: np.ndarray, edge_attr: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -321,7 +343,8 @@ class IncidentGraphBuilder:
         edge_index, edge_attr = self._edge_features(edges, index, topo_before, topo_after, (b1 - b0) / step, (a1 - a0) / step,
                                                     client, blocks)
         x = self._node_features(details, edges, index, _gap_extremes(edge_index, edge_attr, len(services)),
-                                _fanout_extremes(edge_index, edge_attr, len(services)))
+                                _fanout_extremes(edge_index, edge_attr, len(services)),
+                                _ends_extremes(edge_index, edge_attr, len(services)))
         return IncidentGraph(services, x, edge_index, edge_attr, details, (b0, b1), (a0, a1), step)
 
     def _node_detail(self, service: str, store: TelemetryStoreAPI, frames: tuple[WindowFrame, WindowFrame],
@@ -335,7 +358,8 @@ class IncidentGraphBuilder:
         return NodeDetail(service, devs, family_peaks(devs), new_templates, changes, min(onsets) if onsets else None)
 
     def _node_features(self, details: list[NodeDetail], edges: list[tuple[str, str]], index: dict[str, int],
-                       gaps: tuple[np.ndarray, np.ndarray], fanouts: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+                       gaps: tuple[np.ndarray, np.ndarray], fanouts: tuple[np.ndarray, np.ndarray],
+                       ends: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         n = len(details)
         fam_peak = np.zeros((n, len(FAMILIES)))
         fam_mean = np.zeros((n, len(FAMILIES)))
@@ -395,7 +419,7 @@ class IncidentGraphBuilder:
                 math.log1p(n) / 5.0,
                 peer_lat[i], peer_lat[i] - lat[i] if peer_seen[i] else 0.0, peer_seen[i],
                 gaps[0][i], gaps[1][i], fanouts[0][i], fanouts[1][i],
-                held[i], held_rel[i],
+                held[i], held_rel[i], ends[0][i], ends[1][i],
             ]
             rows.append(row)
         x = np.asarray(rows, dtype=np.float32).reshape(n, len(NODE_FEATURES))
@@ -436,6 +460,7 @@ class IncidentGraphBuilder:
             after_blocks = before_blocks if blocks[1] is None else blocks[1]
             gap_b, gap_a = before_blocks.gaps.get((u, v)), after_blocks.gaps.get((u, v))
             fan_b, fan_a = before_blocks.fanouts.get((u, v)), after_blocks.fanouts.get((u, v))
+            end_b, end_a = before_blocks.ends.get((u, v)), after_blocks.ends.get((u, v))
             feat = [
                 _lp(rate_b),
                 math.log((rate_a + 1e-3) / (rate_b + 1e-3)),
@@ -447,6 +472,7 @@ class IncidentGraphBuilder:
                 _lp(gap_a * 1000.0) if gap_a is not None else 0.0,
                 math.log((gap_a + 1e-4) / (gap_b + 1e-4)) if (gap_a is not None and gap_b is not None) else 0.0,
                 math.log((fan_a + 1e-2) / (fan_b + 1e-2)) if (fan_a is not None and fan_b is not None) else 0.0,
+                end_a - end_b if (end_a is not None and end_b is not None) else 0.0,
             ]
             for s, d, rev in ((u, v, 0.0), (v, u, 1.0)):
                 src.append(index[s])

@@ -6,6 +6,11 @@ by the client's span id = the server span's parent id). Parents often arrive aft
 children (children end first) or in a later batch, so children wait in `pending_children`;
 client spans naming a peer wait in `pending_clients` and become an edge to a virtual peer node
 when no server span claims them before their step closes.
+
+It also remembers, for each parent span, which of its outgoing calls started last
+(`last_calls`). When the parent's step closes that call is counted as the one its request
+ended with: a caller that gives up after a failing callee ends its requests there, which is how
+a code fault shows in traces that carry no error status.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ PendingChild = tuple[str, bool, float, int, int]
 IndexedSpan = tuple[str, bool, float, bool]
 # pending client: (service, peer, is_error, duration, step start)
 PendingClient = tuple[str, str, bool, float, int]
+# last call of a parent span: (start, client span id, caller, peer service or None, step start)
+LastCall = tuple[float, str, str, str | None, int]
 
 # Span kinds whose spans may be entry spans of a service without SERVER spans.
 ENTRY_KINDS = (0, 1)
@@ -32,7 +39,8 @@ def add_edge(edges: dict[tuple[str, str], list[float]], src: str, dst: str, fail
     """
     acc = edges.get((src, dst))
     if acc is None:
-        edges[(src, dst)] = [1, 1 if failed else 0, duration, 0.0 if gap is None else gap, 0 if gap is None else 1]
+        # calls, failed, callee seconds, gap seconds, calls with a gap, calls that ended their request
+        edges[(src, dst)] = [1, 1 if failed else 0, duration, 0.0 if gap is None else gap, 0 if gap is None else 1, 0]
     else:
         acc[0] += 1
         if failed:
@@ -76,12 +84,17 @@ class SpanPairing:
         self.index: dict[str, IndexedSpan] = {}
         self.pending_children: dict[str, list[PendingChild]] = {}
         self.pending_clients: dict[str, PendingClient] = {}
+        self.last_calls: dict[str, LastCall] = {}  # parent span id -> its latest-starting call
+        self.callee_of: dict[str, str] = {}  # client span id -> service of the server span it called
 
     def trim(self) -> tuple[list[PendingChild], list[PendingClient]]:
         """Bound the indexes; return the waiting children and clients that were pushed out."""
         # Drop a tenth more than needed so trimming happens once per many batches.
         if len(self.index) > self.index_size:
             _evict_oldest(self.index, self.index_size - self.index_size // 10)
+        for d in (self.last_calls, self.callee_of):
+            if len(d) > self.pending_size:
+                _evict_oldest(d, self.pending_size - self.pending_size // 10)
         children: list[PendingChild] = []
         if len(self.pending_children) > self.pending_size:
             for lst in _evict_oldest(self.pending_children, self.pending_size - self.pending_size // 10):
@@ -109,3 +122,18 @@ class SpanPairing:
         if clients:
             self.pending_clients = {k: c for k, c in self.pending_clients.items() if c[4] >= until}
         return children, clients
+
+    def take_request_ends(self, until: int) -> list[tuple[str, str, int]]:
+        """(caller, callee, step start) of the last call of each parent whose step closed.
+
+        A request whose calls straddle a step boundary counts once per step it called in: rare
+        at steps of a minute, and it only blurs the share, never invents an end.
+        """
+        done = [k for k, c in self.last_calls.items() if c[4] < until]
+        out = []
+        for k in done:
+            _, client_id, caller, peer, st = self.last_calls.pop(k)
+            callee = self.callee_of.pop(client_id, None) or peer
+            if callee and callee != caller:
+                out.append((caller, callee, st))
+        return out

@@ -103,6 +103,11 @@ def bucket_from_json(d: dict, packed: bool) -> ServiceStep:
     return b
 
 
+# defaults of the edge statistics after (calls, errors, callee seconds): gap seconds, calls with
+# a gap, calls that ended their request
+_EDGE_LATER_DEFAULTS = (0.0, 0, 0)
+
+
 def step_to_json(sd: StepData) -> dict:
     return {
         "start": sd.start, "closed": sd.closed,
@@ -115,8 +120,9 @@ def step_to_json(sd: StepData) -> dict:
 def step_from_json(d: dict) -> StepData:
     sd = StepData(int(d["start"]), closed=bool(d["closed"]))
     sd.services = {svc: bucket_from_json(bj, sd.closed) for svc, bj in d["services"].items()}
-    # snapshots written before call gaps were kept have three statistics per edge
-    sd.edges = {(a, b): [calls, errs, lat, *(gap or (0.0, 0))] for a, b, calls, errs, lat, *gap in d["edges"]}
+    # older snapshots have fewer statistics per edge: three before call gaps, five before request ends
+    sd.edges = {(a, b): [calls, errs, lat, *later, *_EDGE_LATER_DEFAULTS[len(later):]]
+                for a, b, calls, errs, lat, *later in d["edges"]}
     sd.changes = [ChangeEvent(s, tm, k, desc, a) for s, tm, k, desc, a in d["changes"]]
     return sd
 

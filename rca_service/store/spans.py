@@ -54,6 +54,8 @@ class SpanAccumulator:
         index = pairing.index
         pch = pairing.pending_children
         pcl = pairing.pending_clients
+        last_calls = pairing.last_calls
+        callee_of = pairing.callee_of
         sigs = self.signatures
         max_sigs = self.config.max_signatures
         new_sigs = self.new_signatures
@@ -156,6 +158,8 @@ class SpanAccumulator:
                         lst.append((svc, err, d, st, kind))
                 elif p[0] != svc:
                     add_edge(edges, p[0], svc, err or p[1], d, call_gap(p, d, kind))
+                    if p[3]:
+                        callee_of[pid] = svc
                     if pcl:
                         pcl.pop(pid, None)
                     if kind == 0 or kind == 1:
@@ -168,15 +172,20 @@ class SpanAccumulator:
             if pch:
                 waiting = pch.pop(sid, None)
                 if waiting is not None:
-                    paired = self._resolve(index[sid], waiting)
-            if (kind == 3 or kind == 4) and not paired and s.peer_service:
-                pcl[sid] = (svc, s.peer_service, err, d, st)
+                    paired = self._resolve(sid, index[sid], waiting)
+            if kind == 3 or kind == 4:
+                if not paired and s.peer_service:
+                    pcl[sid] = (svc, s.peer_service, err, d, st)
+                if pid:
+                    last = last_calls.get(pid)
+                    if last is None or t >= last[0]:
+                        last_calls[pid] = (t, sid, svc, s.peer_service, st)
 
         if len(index) > pairing.index_size or len(pch) > pairing.pending_size or len(pcl) > pairing.pending_size:
             self.give_up(*pairing.trim())
         return dropped, newest
 
-    def _resolve(self, parent: IndexedSpan, children: list[PendingChild]) -> bool:
+    def _resolve(self, parent_id: str, parent: IndexedSpan, children: list[PendingChild]) -> bool:
         """Children that waited for this span (`parent`) arrived first; True if any is remote."""
         svc, err = parent[0], parent[1]
         remote = False
@@ -184,6 +193,8 @@ class SpanAccumulator:
             if c_svc == svc:
                 continue
             remote = True
+            if parent[3]:
+                self.pairing.callee_of[parent_id] = c_svc
             add_edge(self.table.get(st).edges, svc, c_svc, err or c_err, d, call_gap(parent, d, kind))
             if kind in ENTRY_KINDS:
                 self._count_entry(c_svc, st, c_err, d)
@@ -206,8 +217,13 @@ class SpanAccumulator:
             add_edge(self.table.get(st).edges, svc, peer, err, d)
 
     def expire(self, until: int) -> None:
-        """Steps before `until` closed: settle everything still waiting in them."""
+        """Steps before `until` closed: settle everything still waiting in them, then count the
+        call each of their requests ended with (on its edge, now that every edge is known)."""
         self.give_up(*self.pairing.expire(until))
+        for caller, callee, st in self.pairing.take_request_ends(until):
+            acc = self.table.get(st).edges.get((caller, callee))
+            if acc is not None:
+                acc[5] += 1
 
     def take_new_signatures(self) -> list[tuple[Signature, float]]:
         """Signatures first seen since the last call (for the vector store)."""

@@ -309,7 +309,8 @@ class TelemetryStore:
         Nodes: services with data in the range and every edge end; attribute `virtual` is True
         for a callee known only from client spans (a database, an external API). Edges: `calls`,
         `errors` (either side ERROR), `latency_sum` (seconds of callee spans), `gap_sum` and
-        `gap_calls` (client span minus server span, summed over the calls where both are known).
+        `gap_calls` (client span minus server span, summed over the calls where both are known),
+        `ends` (calls that were the last their caller's request made, counted once steps close).
         """
         g = nx.DiGraph()
         with self._lock:
@@ -319,8 +320,8 @@ class TelemetryStore:
                 for svc in sd.services:
                     if not g.has_node(svc):
                         g.add_node(svc, virtual=False)
-                for (src, dst), (calls, errors, lat, gap, gap_calls) in sd.edges.items():
-                    self._add_edge(g, src, dst, calls, errors, lat, real, gap, gap_calls)
+                for (src, dst), (calls, errors, lat, gap, gap_calls, ends) in sd.edges.items():
+                    self._add_edge(g, src, dst, calls, errors, lat, real, gap, gap_calls, ends)
             # client spans still waiting for a server span in open steps: tentative peer edges
             lo = -math.inf if start is None else start
             hi = math.inf if end is None else end
@@ -331,7 +332,7 @@ class TelemetryStore:
 
     @staticmethod
     def _add_edge(g: nx.DiGraph, src: str, dst: str, calls: float, errors: float, lat: float, real: set[str],
-                  gap: float = 0.0, gap_calls: float = 0) -> None:
+                  gap: float = 0.0, gap_calls: float = 0, ends: float = 0) -> None:
         for n in (src, dst):
             if not g.has_node(n):
                 g.add_node(n, virtual=n not in real)
@@ -342,9 +343,10 @@ class TelemetryStore:
             a["latency_sum"] += float(lat)
             a["gap_sum"] += float(gap)
             a["gap_calls"] += int(gap_calls)
+            a["ends"] += int(ends)
         else:
             g.add_edge(src, dst, calls=int(calls), errors=int(errors), latency_sum=float(lat),
-                       gap_sum=float(gap), gap_calls=int(gap_calls))
+                       gap_sum=float(gap), gap_calls=int(gap_calls), ends=int(ends))
 
     def log_templates(self, service: str | None = None, start: float | None = None,
                       end: float | None = None) -> list[LogTemplate]:

@@ -144,7 +144,8 @@ class StepData:
 
     start: int
     services: dict[str, ServiceStep] = field(default_factory=dict)
-    # (caller service, callee service) -> [calls, errors, latency_sum seconds, gap_sum seconds, gap_calls]
+    # (caller service, callee service) -> [calls, errors, latency_sum seconds, gap_sum seconds, gap_calls,
+    #                                     calls that ended their request]
     edges: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     changes: list[ChangeEvent] = field(default_factory=list)
     closed: bool = False

@@ -240,3 +240,28 @@ def test_a_one_step_spike_holds_less_than_a_lasting_shift() -> None:
     assert g.x[c, col["overall.peak"]] > g.x[b, col["overall.peak"]]
     assert g.x[b, col["held.rel"]] == pytest.approx(1.0)
     assert g.x[c, col["held.peak"]] < 0.5 * g.x[b, col["held.peak"]]
+
+
+def test_requests_that_stop_after_a_call_raise_that_callee_s_ends_in() -> None:
+    store = chain_store(root="none")
+    # a also calls d after b; its requests used to end with d, after the onset 80% end with b
+    store.frames["d"] = store.frames["c"]
+    calls = np.full(T, 100.0)
+    after = store.times >= store.times[ONSET]
+    ends_b = np.where(after, 80.0, 0.0)
+    store.edges[("a", "b")] = EdgeSeries(calls, np.zeros(T), calls * 0.01, ends=ends_b)
+    store.edges[("a", "d")] = EdgeSeries(np.where(after, 20.0, 100.0), np.zeros(T), calls * 0.01, ends=100.0 - ends_b)
+    store.edges[("b", "c")] = EdgeSeries(calls, np.zeros(T), calls * 0.01, ends=np.full(T, 100.0))
+    g = IncidentGraphBuilder().build(incident_at(store), store)
+    col = {name: i for i, name in enumerate(NODE_FEATURES)}
+    rise = EDGE_FEATURES.index("ends.rise")
+    forward = {(g.services[s_], g.services[d_]): k for k, (s_, d_) in enumerate(zip(*g.edge_index)) if g.edge_attr[k, -1] == 0}
+    assert g.edge_attr[forward[("a", "b")], rise] == pytest.approx(0.8)
+    assert g.edge_attr[forward[("a", "d")], rise] == pytest.approx(-0.8)
+    assert g.edge_attr[forward[("b", "c")], rise] == pytest.approx(0.0)  # b's requests end as they did
+    at = {s: g.x[g.services.index(s)] for s in "abcd"}
+    assert at["b"][col["ends.in"]] == pytest.approx(0.8) and at["d"][col["ends.in"]] == 0.0
+    assert at["a"][col["ends.out"]] == pytest.approx(0.8) and at["b"][col["ends.out"]] == 0.0
+    # where the store does not know how requests ended, nothing changed
+    g = IncidentGraphBuilder().build(incident_at(chain_store()), chain_store())
+    assert np.allclose(g.edge_attr[:, rise], 0.0) and np.allclose(g.x[:, [col["ends.in"], col["ends.out"]]], 0.0)

@@ -69,9 +69,9 @@ def test_a_shipped_version_on_fewer_features_loads_widened_and_ranks_as_before()
     v2 = load_artifacts(models, "v2")
     assert (v2.model.config.in_features, v2.model.config.edge_features) == (len(NODE_FEATURES), len(EDGE_FEATURES))
     assert set(v2.widened_features) == {"gap.in", "gap.out", "gap.after", "gap.ratio", "fanout.fall", "fanout.rise",
-                                        "fanout.ratio", "held.peak", "held.rel"}
+                                        "fanout.ratio", "held.peak", "held.rel", "ends.in", "ends.out", "ends.rise"}
     graph = synthetic_graphs(1, 7, IncidentGraphBuilder(v2.graph_config))[0].graph
-    added = [i for i, f in enumerate(NODE_FEATURES) if f.startswith(("gap.", "fanout.", "held."))]
+    added = [i for i, f in enumerate(NODE_FEATURES) if f.startswith(("gap.", "fanout.", "held.", "ends."))]
     before = np.asarray(graph_logits(v2.model, graph)[0])
     graph.x[:, added] = 9.0
     assert np.allclose(before, graph_logits(v2.model, graph)[0], atol=1e-5)

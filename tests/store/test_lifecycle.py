@@ -159,10 +159,12 @@ def test_save_and_load_round_trip(tmp_path):
     assert again.frame("b", T0 + 60, T0 + 120).column("metric.c_total")[0] == pytest.approx(1.0)
 
 
-def test_steps_saved_before_call_gaps_were_kept_still_load():
+def test_steps_saved_before_call_gaps_or_request_ends_were_kept_still_load():
     from rca_service.store.persistence import step_from_json
     old = {"start": T0, "closed": True, "services": {}, "changes": [], "edges": [["a", "b", 4, 1, 0.8]]}
-    assert step_from_json(old).edges == {("a", "b"): [4, 1, 0.8, 0.0, 0]}
+    assert step_from_json(old).edges == {("a", "b"): [4, 1, 0.8, 0.0, 0, 0]}
+    old["edges"] = [["a", "b", 4, 1, 0.8, 0.2, 3]]
+    assert step_from_json(old).edges == {("a", "b"): [4, 1, 0.8, 0.2, 3, 0]}
 
 
 def test_periodic_saves_rewrite_only_changed_hours(tmp_path):

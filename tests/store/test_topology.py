@@ -132,3 +132,41 @@ def test_producer_consumer_spans_pair_like_client_server(store):
     assert set(g.edges) == {("orders", "shipping")} and g.edges["orders", "shipping"]["errors"] == 1
     f = store.frame("shipping", T0, T0 + 60)
     assert f.column("span.error_rate")[0] == 1.0 and f.meta["latency_source"] == "server"
+
+
+def _request(caller: str, t: float, callees: list[str], *, peers: bool = True) -> list:
+    """A SERVER span of `caller` calling `callees` one after another (client + server span each)."""
+    root = span(caller, t, 1.0, SpanKind.SERVER)
+    spans = [root]
+    for k, callee in enumerate(callees):
+        c = span(caller, t + 0.1 * (k + 1), 0.05, SpanKind.CLIENT, parent=root.span_id, peer=callee if peers else None)
+        spans += [c, span(callee, t + 0.1 * (k + 1) + 0.01, 0.03, SpanKind.SERVER, parent=c.span_id)]
+    return spans
+
+
+@pytest.mark.parametrize("peers", [True, False])
+def test_request_ends_count_the_call_each_request_ended_with(store, peers):
+    spans = []
+    for i in range(6):  # full requests: product, then currency, then ads
+        spans += _request("front", T0 + i, ["product", "currency", "ads"], peers=peers)
+    for i in range(4):  # requests that gave up after the product call
+        spans += _request("front", T0 + 10 + i, ["product"], peers=peers)
+    # arrival order must not matter: children before parents, the batch reversed
+    store.consume_spans(spans[::-1])
+    assert store.topology()["front"]["ads"]["ends"] == 0  # not counted before the step closes
+    store.close_until(T0 + 60)
+    g = store.topology()
+    assert {e: g.edges[e]["ends"] for e in g.edges} == {("front", "product"): 4, ("front", "currency"): 0,
+                                                         ("front", "ads"): 6}
+    assert g.edges["front", "product"]["calls"] == 10
+
+
+def test_request_ends_survive_a_save_and_load(store, tmp_path):
+    from rca_service.store.config import StoreConfig
+    from rca_service.store.telemetry import TelemetryStore
+
+    store.consume_spans(_request("front", T0, ["product", "ads"]))
+    store.close_until(T0 + 60)
+    store.save(tmp_path)
+    again = TelemetryStore.load(tmp_path, StoreConfig(step=60))
+    assert again.topology().edges["front", "ads"]["ends"] == 1
