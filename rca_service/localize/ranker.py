@@ -101,6 +101,26 @@ def _calls_per_request_evidence(graph: IncidentGraph, i: int, min_change: float 
                              f"{meaning}", {"calls_per_request": rows})
 
 
+def _request_ends_evidence(graph: IncidentGraph, i: int, min_rise: float = 0.2) -> Evidence | None:
+    """Callers of node `i` whose requests now end with the call to it `min_rise` more often (a
+    share of their requests): a caller stops after a callee that failed it, so its requests end
+    there; traces show this even when spans carry no error status."""
+    col = EDGE_FEATURES.index("ends.rise")
+    rows = []
+    for k in forward_rows(graph.edge_attr):
+        s, d = graph.edge_index[:, k]
+        rise = float(graph.edge_attr[k, col])
+        if d == i and rise >= min_rise:
+            rows.append({"caller": graph.services[s], "callee": graph.services[d], "rise": round(rise, 2)})
+    if not rows:
+        return None
+    rows.sort(key=lambda r: -r["rise"])
+    top = rows[0]
+    return Evidence("trace", f"{top['rise']:.0%} more of {top['caller']}'s requests than before end with the call to "
+                             f"{top['callee']}: {top['caller']} stops after it (it failed, or failed {top['caller']})",
+                    {"request_ends": rows})
+
+
 def _metric_evidence(dev: SignalDeviation, step: int, a0: float) -> Evidence:
     direction = "rose" if dev.peak_value >= dev.baseline else "fell"
     # say so when the peak was one step: a reader should not weigh a spike like a lasting shift
@@ -218,7 +238,8 @@ class Localizer:
                                 {"trace_ids": [s.trace_id for s in samples],
                                  "spans": [{"trace_id": s.trace_id, "span_id": s.span_id, "name": s.name, "time": s.time,
                                             "duration": s.duration, "is_error": s.is_error} for s in samples]}))
-        for trace_evidence in (_call_gap_evidence(graph, i), _calls_per_request_evidence(graph, i)):
+        for trace_evidence in (_call_gap_evidence(graph, i), _calls_per_request_evidence(graph, i),
+                               _request_ends_evidence(graph, i)):
             if trace_evidence is not None:
                 out.append(trace_evidence)
         for c in detail.changes:

@@ -97,6 +97,26 @@ def test_a_fall_in_calls_per_request_is_evidence_on_the_caller(tiny_localizer) -
     assert not any("calls_per_request" in e.data for e in by_service["a"].evidence + by_service["c"].evidence)
 
 
+def test_requests_that_now_end_at_a_callee_are_evidence_on_that_callee(tiny_localizer) -> None:
+    import numpy as np
+
+    from rca_service.localize.framestore import EdgeSeries
+
+    store = chain_store("none")
+    e = store.edges[("a", "b")]
+    # a's requests used to end elsewhere; after the onset 70% of them end with the call to b
+    store.edges[("a", "b")] = EdgeSeries(e.calls, e.errors, e.latency_sum,
+                                         ends=np.where(store.times >= store.times[ONSET], 70.0, 0.0))
+    store.edges[("a", "z")] = EdgeSeries(e.calls, e.errors, e.latency_sum,
+                                         ends=np.where(store.times >= store.times[ONSET], 30.0, 100.0))
+    result = tiny_localizer.rank(incident_at(store), store)
+    by_service = {rc.service: rc for rc in result.root_causes}
+    found = [e for e in by_service["b"].evidence if "request_ends" in e.data]
+    assert len(found) == 1 and found[0].data["request_ends"] == [{"caller": "a", "callee": "b", "rise": 0.7}]
+    assert "70% more of a's requests than before end with the call to b" in found[0].summary
+    assert not any("request_ends" in e.data for rc in result.root_causes if rc.service != "b" for e in rc.evidence)
+
+
 def test_metric_evidence_says_when_a_peak_lasted_one_step() -> None:
     import numpy as np
 
