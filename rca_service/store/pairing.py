@@ -85,7 +85,8 @@ class SpanPairing:
         self.pending_children: dict[str, list[PendingChild]] = {}
         self.pending_clients: dict[str, PendingClient] = {}
         self.last_calls: dict[str, LastCall] = {}  # parent span id -> its latest-starting call
-        self.callee_of: dict[str, str] = {}  # client span id -> service of the server span it called
+        # client span id -> (service of the server span it called, that span's step start)
+        self.callee_of: dict[str, tuple[str, int]] = {}
 
     def trim(self) -> tuple[list[PendingChild], list[PendingClient]]:
         """Bound the indexes; return the waiting children and clients that were pushed out."""
@@ -133,7 +134,9 @@ class SpanPairing:
         out = []
         for k in done:
             _, client_id, caller, peer, st = self.last_calls.pop(k)
-            callee = self.callee_of.pop(client_id, None) or peer
+            callee = self.callee_of.get(client_id, (peer, 0))[0]
             if callee and callee != caller:
                 out.append((caller, callee, st))
+        # a call answered in a closed step is nobody's open last call any more
+        self.callee_of = {k: v for k, v in self.callee_of.items() if v[1] >= until}
         return out

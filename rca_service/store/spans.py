@@ -159,7 +159,7 @@ class SpanAccumulator:
                 elif p[0] != svc:
                     add_edge(edges, p[0], svc, err or p[1], d, call_gap(p, d, kind))
                     if p[3]:
-                        callee_of[pid] = svc
+                        callee_of[pid] = (svc, st)
                     if pcl:
                         pcl.pop(pid, None)
                     if kind == 0 or kind == 1:
@@ -194,7 +194,7 @@ class SpanAccumulator:
                 continue
             remote = True
             if parent[3]:
-                self.pairing.callee_of[parent_id] = c_svc
+                self.pairing.callee_of[parent_id] = (c_svc, st)
             add_edge(self.table.get(st).edges, svc, c_svc, err or c_err, d, call_gap(parent, d, kind))
             if kind in ENTRY_KINDS:
                 self._count_entry(c_svc, st, c_err, d)

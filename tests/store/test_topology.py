@@ -159,6 +159,8 @@ def test_request_ends_count_the_call_each_request_ended_with(store, peers):
     assert {e: g.edges[e]["ends"] for e in g.edges} == {("front", "product"): 4, ("front", "currency"): 0,
                                                          ("front", "ads"): 6}
     assert g.edges["front", "product"]["calls"] == 10
+    pairing = store._spans.pairing  # nothing of the closed step is kept waiting
+    assert not pairing.last_calls and not pairing.callee_of
 
 
 def test_request_ends_survive_a_save_and_load(store, tmp_path):
