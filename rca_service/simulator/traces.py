@@ -3,7 +3,9 @@
 Each request is a server span in the entry service; every call to a callee is a CLIENT span
 in the caller (peer.service = callee, db.system for data stores) wrapping the callee's SERVER
 span. Children run one after another inside the parent's time. A callee's failure marks the
-client span failed and fails the caller's request with probability `error_propagation`.
+client span failed and fails the caller's request with probability `error_propagation`; a
+request that fails stops there, as an exception would: a callee's failure that fails it ends it
+right after that call, and a service's own failure at a random point among its calls.
 """
 
 from __future__ import annotations
@@ -48,33 +50,36 @@ def step_traces(topo: Topology, cfg: SimConfig, model: StepModel, rng: np.random
         cursor = start + self_s / 2
         failed = r.random() < st.own_error
         message = error_message(r, service, st.effect.error_style, op=op) if failed else ""
-        for callee in topo.callees(service):
-            n = _calls(r, topo.fanout[(service, callee)], cfg.max_calls_per_edge)
-            for _ in range(n):
-                if budget[0] <= 0:
-                    break
-                budget[0] -= 2
-                client_id = f"{r.getrandbits(64):016x}"
-                net_s = r.lognormvariate(math.log(model.edge_net_ms[(service, callee)]), 0.2) / 1000.0
-                cspec = topo.services[callee]
-                callee_op = r.choice(cspec.operations)
-                child_end, child_failed = serve(callee, callee_op, trace_id, client_id, cursor + net_s / 2, budget)
-                client_end = child_end + net_s / 2
-                attrs = {"peer.service": callee, "server.address": callee}
-                if cspec.db_system:
-                    attrs["db.system"] = cspec.db_system
-                spans.append(Span(
-                    trace_id=trace_id, span_id=client_id, parent_span_id=span_id, service=service,
-                    name=callee_op, kind=SpanKind.CLIENT, start=cursor, end=client_end,
-                    status=StatusCode.ERROR if child_failed else StatusCode.UNSET,
-                    status_message=f"call to {callee} failed" if child_failed else "",
-                    peer_service=callee, attributes=attrs,
-                    resource={"service.name": service, "service.version": versions[service]},
-                ))
-                cursor = client_end
-                if child_failed and not failed and r.random() < cfg.error_propagation:
-                    failed = True
-                    message = f"dependency {callee} failed"
+        planned = [callee for callee in topo.callees(service)
+                   for _ in range(_calls(r, topo.fanout[(service, callee)], cfg.max_calls_per_edge))]
+        if failed:  # its own exception: the calls after the point where it threw are never made
+            del planned[r.randrange(len(planned) + 1):]
+        for callee in planned:
+            if budget[0] <= 0:
+                break
+            budget[0] -= 2
+            client_id = f"{r.getrandbits(64):016x}"
+            net_s = r.lognormvariate(math.log(model.edge_net_ms[(service, callee)]), 0.2) / 1000.0
+            cspec = topo.services[callee]
+            callee_op = r.choice(cspec.operations)
+            child_end, child_failed = serve(callee, callee_op, trace_id, client_id, cursor + net_s / 2, budget)
+            client_end = child_end + net_s / 2
+            attrs = {"peer.service": callee, "server.address": callee}
+            if cspec.db_system:
+                attrs["db.system"] = cspec.db_system
+            spans.append(Span(
+                trace_id=trace_id, span_id=client_id, parent_span_id=span_id, service=service,
+                name=callee_op, kind=SpanKind.CLIENT, start=cursor, end=client_end,
+                status=StatusCode.ERROR if child_failed else StatusCode.UNSET,
+                status_message=f"call to {callee} failed" if child_failed else "",
+                peer_service=callee, attributes=attrs,
+                resource={"service.name": service, "service.version": versions[service]},
+            ))
+            cursor = client_end
+            if child_failed and not failed and r.random() < cfg.error_propagation:
+                failed = True
+                message = f"dependency {callee} failed"
+                break  # the dependency's error is raised here: the request makes no more calls
         end = cursor + self_s / 2
         spans.append(Span(
             trace_id=trace_id, span_id=span_id, parent_span_id=parent, service=service, name=op,

@@ -219,3 +219,37 @@ def test_control_protocol_and_errors():
     assert sim.active_faults()[0]["state"] == "active"
     sim.tick()
     assert sim.active_faults() == []  # its duration ran out
+
+
+def test_a_request_that_fails_makes_no_further_calls():
+    sim = _sim(traces_per_step=60, error_propagation=1.0)
+    svc = _target(sim)
+    sim.inject("errors", svc, at=0)
+    spans = [s for b in _run(sim, 3) for s in b.spans]
+    children: dict[str, list] = {}
+    for s in spans:
+        if s.kind == SpanKind.CLIENT:
+            children.setdefault(s.parent_span_id, []).append(s)
+    failed_early = ended_at_failure = 0
+    for calls in children.values():
+        calls.sort(key=lambda s: s.start)
+        bad = [k for k, c in enumerate(calls) if c.peer_service == svc and c.is_error]
+        if bad:
+            failed_early += 1
+            ended_at_failure += bad[0] == len(calls) - 1  # nothing was called after the failed call
+    assert failed_early > 10 and ended_at_failure == failed_early
+    # the failing service's own failed requests stop part-way too: fewer calls than its good ones
+    served = _calls_per_server_span(_run(sim, 10), svc)
+    failed = [len(calls) for span, calls in served if span.is_error]
+    good = [len(calls) for span, calls in served if not span.is_error]
+    assert len(failed) > 20 and np.mean(failed) < 0.75 * np.mean(good), (np.mean(failed), np.mean(good))
+
+
+def _calls_per_server_span(batches, service):
+    """(server span, the calls it made) for each request `service` served."""
+    spans = [s for b in batches for s in b.spans]
+    out = {s.span_id: (s, []) for s in spans if s.service == service and s.kind == SpanKind.SERVER}
+    for s in spans:
+        if s.kind == SpanKind.CLIENT and s.parent_span_id in out:
+            out[s.parent_span_id][1].append(s)
+    return list(out.values())
