@@ -220,8 +220,9 @@ class SpanAccumulator:
         """Steps before `until` closed: settle everything still waiting in them, then count the
         call each of their requests ended with (on its edge, now that every edge is known)."""
         self.give_up(*self.pairing.expire(until))
+        steps = self.table.steps
         for caller, callee, st in self.pairing.take_request_ends(until):
-            acc = self.table.get(st).edges.get((caller, callee))
+            acc = steps[st].edges.get((caller, callee)) if st in steps else None  # a dropped step stays dropped
             if acc is not None:
                 acc[5] += 1
 
