@@ -116,9 +116,9 @@ def _request_ends_evidence(graph: IncidentGraph, i: int, min_rise: float = 0.2) 
         return None
     rows.sort(key=lambda r: -r["rise"])
     top = rows[0]
-    return Evidence("trace", f"{top['rise']:.0%} more of {top['caller']}'s requests than before end with the call to "
-                             f"{top['callee']}: {top['caller']} stops after it (it failed, or failed {top['caller']})",
-                    {"request_ends": rows})
+    return Evidence("trace", f"the share of {top['caller']}'s requests that end with the call to {top['callee']} rose by "
+                             f"{top['rise'] * 100:.0f} points: {top['caller']} stops after it (it failed, or failed "
+                             f"{top['caller']})", {"request_ends": rows})
 
 
 def _metric_evidence(dev: SignalDeviation, step: int, a0: float) -> Evidence:

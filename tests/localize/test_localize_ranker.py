@@ -113,7 +113,7 @@ def test_requests_that_now_end_at_a_callee_are_evidence_on_that_callee(tiny_loca
     by_service = {rc.service: rc for rc in result.root_causes}
     found = [e for e in by_service["b"].evidence if "request_ends" in e.data]
     assert len(found) == 1 and found[0].data["request_ends"] == [{"caller": "a", "callee": "b", "rise": 0.7}]
-    assert "70% more of a's requests than before end with the call to b" in found[0].summary
+    assert "the share of a's requests that end with the call to b rose by 70 points" in found[0].summary
     assert not any("request_ends" in e.data for rc in result.root_causes if rc.service != "b" for e in rc.evidence)
 
 
