@@ -115,8 +115,9 @@ class TelemetryStoreAPI(RecordSink, Protocol):
 
     def topology(self, start: float | None = None, end: float | None = None) -> nx.DiGraph:
         """Service call graph over [start, end): nodes = services, edge attrs `calls`, `errors`,
-        `latency_sum` (seconds, sum of child server-span durations), and where the caller's client
-        spans are known `gap_sum` (seconds of client span beyond the server span) over `gap_calls`."""
+        `latency_sum` (seconds, sum of child server-span durations), where the caller's client
+        spans are known `gap_sum` (seconds of client span beyond the server span) over `gap_calls`,
+        and `ends` (calls that were the last their caller's request made; 0 where unknown)."""
         ...
 
     def log_templates(self, service: str | None = None, start: float | None = None, end: float | None = None) -> list[LogTemplate]:
