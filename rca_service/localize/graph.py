@@ -227,11 +227,11 @@ def _block_edge_stats(store: TelemetryStoreAPI, start: float, end: float, step: 
                 gaps.setdefault((u, v), []).append(attrs["gap_sum"] / n)
             ended[u] = ended.get(u, 0.0) + attrs.get("ends", 0)
         for u, v in edges:
+            data = topo.get_edge_data(u, v, default={})
             if served[u][b] > 0:
-                calls = topo.get_edge_data(u, v, default={}).get("calls", 0.0)
-                fanouts.setdefault((u, v), []).append(calls / served[u][b])
+                fanouts.setdefault((u, v), []).append(data.get("calls", 0.0) / served[u][b])
             if ended.get(u, 0.0) > 0:
-                ends.setdefault((u, v), []).append(topo.get_edge_data(u, v, default={}).get("ends", 0) / ended[u])
+                ends.setdefault((u, v), []).append(data.get("ends", 0) / ended[u])
     return BlockEdgeStats(*({e: float(np.median(x)) for e, x in stat.items()} for stat in (gaps, fanouts, ends)))
 
 
