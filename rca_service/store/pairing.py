@@ -127,8 +127,9 @@ class SpanPairing:
     def take_request_ends(self, until: int) -> list[tuple[str, str, int]]:
         """(caller, callee, step start) of the last call of each parent whose step closed.
 
-        A request whose calls straddle a step boundary counts once per step it called in: rare
-        at steps of a minute, and it only blurs the share, never invents an end.
+        A request whose step closes between two of its calls (it straddles the boundary and the
+        later call arrives after the close) counts twice: rare at steps of a minute, and it only
+        blurs the share, never invents an end.
         """
         done = [k for k, c in self.last_calls.items() if c[4] < until]
         out = []
