@@ -43,6 +43,11 @@ class PayloadTooLarge(InputError):
         super().__init__(message or f"request body exceeds the limit of {limit} bytes")
         self.limit = limit
 
+    @classmethod
+    def after_decompression(cls, limit: int) -> "PayloadTooLarge":
+        """A body that only inflating showed to be over the limit."""
+        return cls(limit, f"request body exceeds the limit of {limit} bytes after decompression")
+
 
 class UnsupportedMediaType(InputError):
     """A content type or encoding we do not speak."""

@@ -67,7 +67,7 @@ def _inflate(data: bytes, wbits: int, limit: int, name: str) -> bytes:
             raise DecodeError(f"body is not valid {name} data: {exc}") from exc
         total += len(out)
         if total > limit or inflater.unconsumed_tail:
-            raise PayloadTooLarge(limit, f"request body exceeds the limit of {limit} bytes after decompression")
+            raise PayloadTooLarge.after_decompression(limit)
         parts.append(out)
         if not inflater.eof:
             raise DecodeError(f"body is truncated {name} data")

@@ -21,10 +21,6 @@ from rca_service.errors import DecodeError, PayloadTooLarge
 _SNAPPY_STREAM_ID = b"\xff\x06\x00\x00sNaPpY"
 
 
-def _too_large(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(limit, f"request body exceeds the limit of {limit} bytes after decompression")
-
-
 def unzstd(data: bytes, limit: int) -> bytes:
     """Every zstd frame of `data`, at most `limit` bytes in all.
 
@@ -35,7 +31,7 @@ def unzstd(data: bytes, limit: int) -> bytes:
     try:
         reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True)
         if len(reader.read(limit + 1)) > limit:
-            raise _too_large(limit)
+            raise PayloadTooLarge.after_decompression(limit)
         parts: list[bytes] = []
         remaining = data
         while remaining:
@@ -62,7 +58,7 @@ def unlz4(data: bytes, limit: int) -> bytes:
             raise DecodeError(f"body is not valid lz4 data: {exc}") from exc
         total += len(out)
         if total > limit:
-            raise _too_large(limit)
+            raise PayloadTooLarge.after_decompression(limit)
         if not inflater.eof:
             raise DecodeError("body is truncated lz4 data")
         parts.append(out)
@@ -77,7 +73,7 @@ def unsnappy(data: bytes, limit: int, framed: bool | None = None) -> bytes:
     try:
         size = _framed_size(data) if framed else cramjam.snappy.decompress_raw_len(data)
         if size > limit:
-            raise _too_large(limit)
+            raise PayloadTooLarge.after_decompression(limit)
         out = cramjam.snappy.decompress(data) if framed else cramjam.snappy.decompress_raw(data)
     except cramjam.DecompressionError as exc:
         raise DecodeError(f"body is not valid snappy data: {exc}") from exc
