@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,17 +63,22 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
+def _forward_calls(graph: IncidentGraph, *features: str) -> Iterator[tuple[int, int, list[float]]]:
+    """(caller index, callee index, the named edge features) of each caller -> callee edge."""
+    cols = [EDGE_FEATURES.index(f) for f in features]
+    for k in forward_rows(graph.edge_attr):
+        s, d = graph.edge_index[:, k]
+        yield int(s), int(d), [float(graph.edge_attr[k, c]) for c in cols]
+
+
 def _call_gap_evidence(graph: IncidentGraph, i: int, min_ratio: float = 2.0) -> Evidence | None:
     """Calls into or out of node `i` whose time outside the callee's span (wire, queues) rose at
     least `min_ratio` times against the baseline: what a network fault looks like in traces."""
-    ratio_col, after_col = EDGE_FEATURES.index("gap.ratio"), EDGE_FEATURES.index("gap.after")
     rows = []
-    for k in forward_rows(graph.edge_attr):
-        s, d = graph.edge_index[:, k]
-        ratio = float(graph.edge_attr[k, ratio_col])
+    for s, d, (ratio, after) in _forward_calls(graph, "gap.ratio", "gap.after"):
         if i in (s, d) and ratio >= math.log(min_ratio):
             rows.append({"caller": graph.services[s], "callee": graph.services[d], "ratio": round(math.exp(ratio), 1),
-                         "gap_ms": round(math.expm1(float(graph.edge_attr[k, after_col])), 2)})
+                         "gap_ms": round(math.expm1(after), 2)})
     if not rows:
         return None
     rows.sort(key=lambda r: -r["ratio"])
@@ -84,11 +90,9 @@ def _call_gap_evidence(graph: IncidentGraph, i: int, min_ratio: float = 2.0) -> 
 def _calls_per_request_evidence(graph: IncidentGraph, i: int, min_change: float = 0.25) -> Evidence | None:
     """Calls out of node `i` whose count per request it served changed by at least `min_change`
     (a quarter): requests cut short by a failure skip the calls after it; retries add calls."""
-    col = EDGE_FEATURES.index("fanout.ratio")
     rows = []
-    for k in forward_rows(graph.edge_attr):
-        s, d = graph.edge_index[:, k]
-        change = math.expm1(float(graph.edge_attr[k, col]))
+    for s, d, (ratio,) in _forward_calls(graph, "fanout.ratio"):
+        change = math.expm1(ratio)
         if s == i and abs(change) >= min_change:
             rows.append({"caller": graph.services[s], "callee": graph.services[d], "change": round(change, 2)})
     if not rows:
@@ -105,11 +109,8 @@ def _request_ends_evidence(graph: IncidentGraph, i: int, min_rise: float = 0.2) 
     """Callers of node `i` whose requests now end with the call to it `min_rise` more often (a
     share of their requests): a caller stops after a callee that failed it, so its requests end
     there; traces show this even when spans carry no error status."""
-    col = EDGE_FEATURES.index("ends.rise")
     rows = []
-    for k in forward_rows(graph.edge_attr):
-        s, d = graph.edge_index[:, k]
-        rise = float(graph.edge_attr[k, col])
+    for s, d, (rise,) in _forward_calls(graph, "ends.rise"):
         if d == i and rise >= min_rise:
             rows.append({"caller": graph.services[s], "callee": graph.services[d], "rise": round(rise, 2)})
     if not rows:
