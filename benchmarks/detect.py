@@ -15,6 +15,13 @@ Since any incident opening near an injection counts, a detector that opens incid
 "detects" faults by chance: `detected_by_chance` is the number a detector opening incidents at
 random at its own fault-free rate would reach.
 
+A fault that lands in a young incident is merged into it (one incident per burst of trouble), so
+it opens nothing. `detected_or_grew` also counts a fault when, within `--within` seconds, an open
+incident grew (`Incident.updates`: a service joined, or a member showed a new symptom; the service
+then ranks it again). Faults come every ~8.5 minutes and their effects overlap, so incidents also
+grow for other reasons: `grew_by_chance` is what the detector's own rate of growth outside every
+fault's window would give.
+
 Every detector sees exactly the same frames: the LSTM autoencoder, n-sigma with thresholds
 calibrated the same way (POT on the primed history), and plain n-sigma (Gaussian threshold at
 the same risk level). A speed check times streaming steps of a synthetic 50-service system
@@ -78,6 +85,10 @@ class Outcome:
     fault_free_hours: float = 0.0
     incidents_in_fault_period: int = 0
     by_type: dict[str, list[int]] = field(default_factory=dict)  # fault type -> [detected, faults]
+    grew: int = 0  # not detected, but an open incident grew within the window
+    growth_steps_outside: int = 0  # steps in which an incident grew, outside every fault's window
+    seconds_outside: float = 0.0
+    grew_chance: float = 0.0
 
     def row(self, within: float) -> dict:
         # A detector that opens incidents at random at its fault-free rate would still "detect"
@@ -96,6 +107,9 @@ class Outcome:
             "incidents_in_fault_period": self.incidents_in_fault_period,
             "detected_by_chance": round(chance, 1),
             "detected_by_fault_type": {k: f"{d}/{n}" for k, (d, n) in sorted(self.by_type.items())},
+            "detected_or_grew": f"{self.detected + self.grew}/{self.faults}",
+            "grew_per_hour_outside_fault_windows": 3600 * self.growth_steps_outside / max(self.seconds_outside, 1e-9),
+            "grew_by_chance": round(self.grew_chance, 1),
         }
 
 
@@ -152,12 +166,20 @@ def run_fault_period(d: DayData, model: DetectorModel | None, cfg: DetectConfig,
     t0 = float(np.floor(d.fault_range[0] / STEP) * STEP)
     det.seek(t0)
     opened: list[tuple[float, object]] = []
+    grew_at: list[float] = []  # when (step end) an open incident grew
     t = t0
     while t < d.fault_range[1]:
         for inc in det.step(now=t + STEP):
             opened.append((t + STEP, inc))
+        if det.updated():
+            grew_at.append(t + STEP)
         t += STEP
     out = Outcome(faults=len(d.faults), incidents_in_fault_period=len(opened))
+    windows = [(np.floor(inject / STEP) * STEP, inject + within) for inject, _, _ in d.faults]
+    outside = [at for at in np.arange(t0 + STEP, t + STEP, STEP) if not any(lo < at <= hi for lo, hi in windows)]
+    out.seconds_outside = STEP * len(outside)
+    out.growth_steps_outside = len(set(outside) & set(grew_at))
+    rate = out.growth_steps_outside / max(out.seconds_outside, 1e-9)
     for inject, service, fault_type in d.faults:
         counts = out.by_type.setdefault(fault_type, [0, 0])
         counts[1] += 1
@@ -170,6 +192,9 @@ def run_fault_period(d: DayData, model: DetectorModel | None, cfg: DetectConfig,
             counts[0] += 1
             out.delays.append(at - inject)
             out.right_service += service in inc.services
+            continue
+        out.grew += any(inject < at <= inject + within for at in grew_at)
+        out.grew_chance += 1 - math.exp(-rate * within)
     return out
 
 
@@ -233,6 +258,10 @@ def main(argv: list[str] | None = None) -> int:
                 total.by_type[k][0] += hit
                 total.by_type[k][1] += n
             total.fault_free_hours += hours
+            total.grew += o.grew
+            total.growth_steps_outside += o.growth_steps_outside
+            total.seconds_outside += o.seconds_outside
+            total.grew_chance += o.grew_chance
         results[name] = total.row(args.within)
     out = {
         "model": model.info(),
@@ -258,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['false_incidents']:>5}{r['fault_free_hours']:>8.1f}{r['with_right_service']:>11}{r['detected_by_chance']:>11.1f}")
         for name, r in results.items():
             print(f"  {name} by fault type: " + ", ".join(f"{k} {v}" for k, v in r["detected_by_fault_type"].items()))
+        for name, r in results.items():
+            print(f"  {name} detected or grew: {r['detected_or_grew']} (by chance {r['grew_by_chance']:.1f} of the growths; "
+                  f"incidents grew in {r['grew_per_hour_outside_fault_windows']:.1f} steps per hour outside fault windows)")
         sp = out["speed_50_services_one_step"]
         w = sp["wall"]
         b, p, n = w["batched"], w["per_service"], w["nsigma"]

@@ -13,7 +13,8 @@ import threading
 import time
 from pathlib import Path
 
-from rca_service.audit.bodies import incident_opened_body, rca_ranked_body
+from rca_service.audit.bodies import incident_opened_body, incident_updated_body, rca_ranked_body
+from rca_service.chatops.notify import top_service
 from rca_service.errors import NotFoundError
 from rca_service.settings import Settings
 
@@ -183,15 +184,19 @@ class RcaService:
     # -- the loop ----------------------------------------------------------------------
     def tick(self, now: float | None = None) -> list:
         """One pass: close steps up to `now`, score them, open or extend incidents, rank new
-        incidents, propose remediations, verify applied ones. Returns incidents opened now."""
+        incidents and those that grew, propose remediations, verify applied ones. Returns
+        incidents opened now."""
         now = time.time() if now is None else now
         with self._lock:
             self.store.advance(now)
             t0 = time.perf_counter()
+            scored_before = self.detector.cursor
             opened = self.detector.step(now)
             self._timings["detector_seconds"] = time.perf_counter() - t0
             for incident in opened:
                 self._on_incident_opened(incident)
+            for incident in self.detector.updated():
+                self._on_incident_updated(incident, scored_before)
             self.remediation.verify_pending(self._now())
         if time.monotonic() - self._last_save > SAVE_EVERY_SECONDS:
             self.save()
@@ -209,6 +214,21 @@ class RcaService:
         proposal = self.remediation.propose(incident, result, self.resource_attrs_for(result), now=self._now())
         if self.notifier is not None:
             self.notifier.incident_opened(incident, result)
+            if proposal is not None and proposal.status == "proposed":
+                self.notifier.remediation_proposed(proposal)
+
+    def _on_incident_updated(self, incident, scored_before: float | None) -> None:
+        """A service joined an open incident, or a member showed a new symptom: a second fault
+        may have landed in it, so its causes are ranked again. People hear of it only when the
+        most likely cause changed, and a remediation is proposed for the new one."""
+        self.audit.append("incident_updated", incident_updated_body(incident, scored_before), incident_id=incident.id)
+        before = self.rca(incident.id)
+        result = self.rca(incident.id, refresh=True)
+        if top_service(result) == top_service(before):
+            return
+        proposal = self.remediation.propose(incident, result, self.resource_attrs_for(result), now=self._now())
+        if self.notifier is not None:
+            self.notifier.incident_updated(incident, result, top_service(before))
             if proposal is not None and proposal.status == "proposed":
                 self.notifier.remediation_proposed(proposal)
 

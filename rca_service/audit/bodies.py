@@ -47,6 +47,18 @@ def incident_opened_body(incident: Incident, telemetry_fingerprint: str = "") ->
     }
 
 
+def incident_updated_body(incident: Incident, after: float | None = None) -> dict:
+    """Body of an ``incident_updated`` record: what the incident gained in the steps after step
+    `after` (all of it when None)."""
+    return {
+        "incident_id": incident.id,
+        "updates": [{"time": u.time, "service": u.service, "kind": u.kind, "signals": list(u.signals)}
+                    for u in incident.updates if after is None or u.time > after],
+        "services": sorted(incident.services),
+        "windows_fingerprint": incident.fingerprint,
+    }
+
+
 def rca_ranked_body(result: RCAResult, top: int = 5) -> dict:
     """Body of an ``rca_ranked`` record: the ranking, the model artifacts' sha256, the inputs' hash."""
     model = dict(result.model or {})

@@ -51,6 +51,7 @@ GENESIS_HASH = "0" * 64
 # Record kinds written by the service. Other well-formed kinds are accepted (a new stage may add
 # its own); these are the ones the respond flow and the service wiring use.
 INCIDENT_OPENED = "incident_opened"
+INCIDENT_UPDATED = "incident_updated"  # an open incident gained a service or a symptom
 RCA_RANKED = "rca_ranked"
 REMEDIATION_PROPOSED = "remediation_proposed"
 REMEDIATION_APPROVED = "remediation_approved"
@@ -63,7 +64,7 @@ REMEDIATION_ROLLED_BACK = "remediation_rolled_back"
 POLICY_REFUSED = "policy_refused"
 CHAIN_REPAIRED = "chain_repaired"
 KINDS = (
-    INCIDENT_OPENED, RCA_RANKED, REMEDIATION_PROPOSED, REMEDIATION_APPROVED, REMEDIATION_REJECTED,
+    INCIDENT_OPENED, INCIDENT_UPDATED, RCA_RANKED, REMEDIATION_PROPOSED, REMEDIATION_APPROVED, REMEDIATION_REJECTED,
     REMEDIATION_APPLYING, REMEDIATION_APPLIED, REMEDIATION_VERIFIED, REMEDIATION_ROLLING_BACK,
     REMEDIATION_ROLLED_BACK, POLICY_REFUSED, CHAIN_REPAIRED,
 )

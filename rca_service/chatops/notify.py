@@ -2,6 +2,7 @@
 
     notifier = Notifier(settings.slack_webhook_url, settings.base_url)
     notifier.incident_opened(incident, rca)      # returns at once; a worker thread posts
+    notifier.incident_updated(incident, rca, previous_top)  # its most likely cause changed
     notifier.remediation_proposed(remediation)   # with Approve/Reject buttons
     notifier.close()
 
@@ -36,11 +37,44 @@ _STOP = object()
 def incident_payload(incident: Any, rca: Any | None, base_url: str) -> dict:
     """The message for a newly opened incident: what is anomalous, the ranking, a link."""
     inc_id = str(field(incident, "id"))
-    services = field(incident, "services", default={}) or {}
-    ranked = sorted(services.values(), key=lambda a: -float(field(a, "peak_score", default=0.0)))
+    ranked = _by_peak(incident)
     names = ", ".join(blocks.escape(field(a, "service")) for a in ranked[:6]) or "unknown"
     text = f":rotating_light: *Incident {blocks.escape(inc_id)}* opened — anomalous: {names}"
-    out = [blocks.header(f"Incident {inc_id}"), blocks.section(text)]
+    out = [blocks.header(f"Incident {inc_id}"), blocks.section(text), *_ranking_blocks(rca, inc_id, base_url)]
+    return blocks.message(f"Incident {inc_id} opened: {', '.join(str(field(a, 'service')) for a in ranked[:6])}", out)
+
+
+def incident_updated_payload(incident: Any, rca: Any | None, previous_top: str | None, base_url: str) -> dict:
+    """The message for an open incident whose most likely cause changed after it grew: what it
+    gained since it opened, the new ranking, a link."""
+    inc_id = str(field(incident, "id"))
+    gained = [f"{blocks.escape(field(u, 'service'))} ({'joined' if field(u, 'kind') == 'joined' else 'new symptom'})"
+              for u in (field(incident, "updates", default=[]) or [])[-6:]]
+    was = blocks.escape(previous_top) if previous_top else "none (inconclusive)"
+    text = (f":arrows_counterclockwise: *Incident {blocks.escape(inc_id)}* grew — {', '.join(gained) or 'new anomalies'}. "
+            f"The most likely cause changed; it was {was}.")
+    out = [blocks.header(f"Incident {inc_id} updated"), blocks.section(text), *_ranking_blocks(rca, inc_id, base_url)]
+    now = blocks.escape(top_service(rca) or "inconclusive")
+    before = blocks.escape(previous_top or "inconclusive")
+    return blocks.message(f"Incident {inc_id} updated: most likely cause now {now} (was {before})", out)
+
+
+def _by_peak(incident: Any) -> list:
+    services = field(incident, "services", default={}) or {}
+    return sorted(services.values(), key=lambda a: -float(field(a, "peak_score", default=0.0)))
+
+
+def top_service(rca: Any | None) -> str | None:
+    """The service a ranking puts first; None when it is inconclusive or ranks nothing."""
+    causes = list(field(rca, "root_causes", default=[]) or []) if rca is not None else []
+    if not causes or field(rca, "inconclusive", default=False):
+        return None
+    return str(field(causes[0], "service"))
+
+
+def _ranking_blocks(rca: Any | None, inc_id: str, base_url: str) -> list[dict]:
+    """The ranking (or that it is pending), the top cause's evidence, and the incident link."""
+    out = []
     causes = list(field(rca, "root_causes", default=[]) or []) if rca is not None else []
     if causes:
         title = ("*Inconclusive* — candidates:" if field(rca, "inconclusive", default=False)
@@ -55,7 +89,7 @@ def incident_payload(incident: Any, rca: Any | None, base_url: str) -> dict:
         out.append(blocks.context("Root causes are being ranked."))
     out.append(blocks.actions([blocks.button("Open incident page", "open_incident", value=inc_id,
                                              url=blocks.incident_url(base_url, inc_id))]))
-    return blocks.message(f"Incident {inc_id} opened: {', '.join(str(field(a, 'service')) for a in ranked[:6])}", out)
+    return out
 
 
 def remediation_payload(rem: Any, base_url: str) -> dict:
@@ -95,6 +129,10 @@ class Notifier:
     def incident_opened(self, incident: Any, rca: Any | None = None) -> bool:
         """Queue the notice of a new incident. False when disabled or the queue is full."""
         return self._enqueue(lambda: incident_payload(incident, rca, self.base_url))
+
+    def incident_updated(self, incident: Any, rca: Any | None, previous_top: str | None) -> bool:
+        """Queue the notice that an open incident grew and its most likely cause changed."""
+        return self._enqueue(lambda: incident_updated_payload(incident, rca, previous_top, self.base_url))
 
     def remediation_proposed(self, rem: Any) -> bool:
         """Queue the notice of a remediation awaiting approval."""

@@ -32,6 +32,24 @@ class ServiceAnomaly:
 
 
 @dataclass
+class IncidentUpdate:
+    """Something an incident gained after it was opened.
+
+    Attributes:
+        time: start of the step it was seen in.
+        service: the service concerned.
+        kind: "joined" (a service new to the incident began firing) or "new_symptom" (a member
+            service's signal that was quiet in its episode began firing).
+        signals: the signals firing that made it news.
+    """
+
+    time: float
+    service: str
+    kind: str
+    signals: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Incident:
     """A group of service anomalies close in time.
 
@@ -45,6 +63,8 @@ class Incident:
         title: one line for people.
         related: ids of incidents that were still open when this one opened (it began while
             they lasted but from a service that had been quiet; kept apart, linked here).
+        updates: what the incident gained after it was opened, oldest first: a fault that
+            lands while the incident is open shows here, and its root causes are ranked again.
     """
 
     id: str
@@ -55,6 +75,7 @@ class Incident:
     fingerprint: str = ""
     title: str = ""
     related: list[str] = field(default_factory=list)
+    updates: list[IncidentUpdate] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -65,4 +86,5 @@ class Incident:
             k: ServiceAnomaly(**{**v, "signals": [SignalScore(**s) for s in v.get("signals", [])]})
             for k, v in d.get("services", {}).items()
         }
-        return cls(**{**d, "services": services})
+        updates = [IncidentUpdate(**u) for u in d.get("updates", [])]
+        return cls(**{**d, "services": services, "updates": updates})

@@ -27,7 +27,11 @@ Incident rules (hysteresis, so a flapping signal does not open an incident every
   fresh failure must not vanish into an incident that an older, still lasting anomaly of some
   other service keeps open;
 - an incident closes ("resolved", `end` set) after `close_quiet_steps` steps in which none of
-  the services whose episode belongs to it was anomalous.
+  the services whose episode belongs to it was anomalous;
+- what an open incident gains after it was opened (a service joining, a member's new symptom
+  during the onset) is recorded in `Incident.updates`, and `updated()` lists the incidents the
+  last `step()` added to: a second fault that lands in a young incident is merged into it, so
+  its root causes must be ranked again rather than stay as they were at the opening.
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ from rca_service.detect.features import (
 )
 from rca_service.detect.history import SignalRows
 from rca_service.detect.lstm_ae import torch_threads
-from rca_service.detect.incident import Incident, ServiceAnomaly
+from rca_service.detect.incident import Incident, IncidentUpdate, ServiceAnomaly
 from rca_service.detect.nsigma import NSigmaConfig, NSigmaDetector
 from rca_service.detect.scores import LSTM_AE, ServiceScore
 from rca_service.detect.scoring import nanmax_rows, padded_windows
@@ -285,12 +289,18 @@ class StreamingDetector:
         self._digests: dict[str, str] = {}
         self._cursor: float | None = None  # start of the last scored step
         self._pending_errors: dict[str, tuple[list[str], np.ndarray]] = {}  # this step's errors, kept if normal
+        self._updated: dict[str, Incident] = {}  # incidents that gained something in the last step() call
         self.last_step_seconds = 0.0
 
     # -- public ------------------------------------------------------------------------------
     @property
     def step_seconds(self) -> int:
         return int(self.store.step)
+
+    @property
+    def cursor(self) -> float | None:
+        """Start of the last step scored; None before the first."""
+        return self._cursor
 
     def seek(self, t: float) -> None:
         """Score from step `t` on at the next `step()` (e.g. after `prime` on an earlier range)."""
@@ -337,6 +347,7 @@ class StreamingDetector:
             return self._step(now)
 
     def _step(self, now: float | None) -> list[Incident]:
+        self._updated = {}
         latest = self.store.latest_closed_step()
         if latest is None:
             return []
@@ -358,7 +369,14 @@ class StreamingDetector:
                 opened.append(inc)
             self._cursor = t
             t += self.step_seconds
+        for inc in opened:  # what an incident gained in the call that opened it is part of its opening
+            self._updated.pop(inc.id, None)
         return opened
+
+    def updated(self) -> list[Incident]:
+        """The incidents the last `step()` call added to (`Incident.updates`) without opening
+        them, oldest first: a service joined, or a member service showed a new symptom."""
+        return sorted(self._updated.values(), key=lambda i: i.start)
 
     def incidents(self, status: str | None = None) -> list[Incident]:
         """All incidents, newest first; `status` filters ("open" | "resolved")."""
@@ -718,7 +736,11 @@ class StreamingDetector:
                 if inc.start >= t - self.config.join_steps * self.step_seconds:
                     # symptoms join the episode during its onset; later ones are news to judge
                     # (`_new_signals`), not to absorb
-                    self._states[service].episode_signals |= self._firing_signals(self._states[service])
+                    st = self._states[service]
+                    new = self._firing_signals(st) - st.episode_signals
+                    st.episode_signals |= new
+                    if new and not any(u.service == service and u.time == t for u in inc.updates):
+                        self._record(inc, IncidentUpdate(t, service, "new_symptom", sorted(new)))
             self._quiet[inc.id] = 0 if active else self._quiet.get(inc.id, 0) + 1
             if self._quiet[inc.id] >= self.config.close_quiet_steps:
                 inc.status = "resolved"
@@ -811,10 +833,16 @@ class StreamingDetector:
                                                    score.detector, list(score.signals))
             inc.start = min(inc.start, inc.services[service].first_seen)
             inc.fingerprint = self._fingerprint(inc)
+            if inc.id:  # not while the incident is being opened
+                self._record(inc, IncidentUpdate(t, service, "joined", sorted(self._firing_signals(self._states[service]))))
             return
         a.last_seen = t
         if score.score > a.peak_score:
             a.peak_score, a.detector, a.signals = score.score, score.detector, list(score.signals)
+
+    def _record(self, inc: Incident, update: IncidentUpdate) -> None:
+        inc.updates.append(update)
+        self._updated[inc.id] = inc
 
     def _new_incident(self, t: float, fired: dict[str, ServiceScore]) -> Incident:
         start = min(self._first_anomalous(s, t) for s in fired)

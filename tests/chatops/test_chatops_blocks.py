@@ -5,8 +5,8 @@ from __future__ import annotations
 from rca_fakes import FakeRemediation
 
 from rca_service.chatops import blocks
-from rca_service.chatops.notify import incident_payload
-from rca_service.detect.incident import Incident, ServiceAnomaly
+from rca_service.chatops.notify import incident_payload, incident_updated_payload
+from rca_service.detect.incident import Incident, IncidentUpdate, ServiceAnomaly
 from rca_service.localize.result import Evidence, RCAResult, RootCause
 
 
@@ -55,6 +55,21 @@ def test_incident_notification_fits_and_escapes():
     text = str(msg["blocks"])
     assert "<svc" not in text and "&lt;svc29&gt;" in text and "<@U123>" not in text
     assert "Inconclusive" in text
+
+
+def test_incident_update_notice_names_what_joined_and_the_cause_before_and_fits():
+    services = {f"<svc{i}>": ServiceAnomaly(f"<svc{i}>", 0, 1, float(i), "lstm_ae") for i in range(30)}
+    updates = [IncidentUpdate(60.0 * i, f"<svc{i}>", "joined" if i % 2 else "new_symptom", ["metric.cpu"]) for i in range(30)]
+    inc = Incident(id="inc-7", start=0, end=None, services=services, updates=updates)
+    rca = RCAResult(inc.id, [RootCause("<svc29>", "resource", 1.0, 0.8, evidence=[Evidence("metric", "cpu <!here>")])],
+                    inconclusive=False, created_at=0)
+    msg = incident_updated_payload(inc, rca, "<svc0>", "https://x")
+    check_limits(msg)
+    assert msg["text"].startswith("Incident inc-7 updated: most likely cause now &lt;svc29&gt; (was &lt;svc0&gt;)")
+    text = str(msg["blocks"])
+    assert "&lt;svc29&gt; (joined)" in text and "&lt;svc28&gt; (new symptom)" in text and "it was &lt;svc0&gt;" in text
+    assert "<!here>" not in text
+    assert "was none (inconclusive)" in str(incident_updated_payload(inc, rca, None, "https://x")["blocks"])
 
 
 def test_escape():

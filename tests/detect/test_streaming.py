@@ -353,3 +353,65 @@ def test_scoring_runs_torch_on_one_thread_and_restores_the_setting(tiny_detector
     assert seen and set(seen) == {1}
     with pytest.raises(ConfigError):
         DetectConfig(torch_threads=-1)
+
+
+def _step_by_step(frames, model, prime=120, steps=STEPS):
+    """Like `_run`, also collecting which incidents each call reported as updated."""
+    store = FrameStore(frames)
+    det = StreamingDetector(store, DetectConfig(lookback_steps=0), model)
+    t0 = int(frames[0].times[0])
+    store.close_until(t0 + prime * 60)
+    det.prime(t0, t0 + prime * 60)
+    det.seek(t0 + prime * 60)
+    opened, updated = [], []
+    for i in range(prime, steps):
+        store.close_until(t0 + (i + 1) * 60)
+        now = det.step()
+        opened += now
+        updated += [(i, inc) for inc in det.updated()]
+        assert not {inc.id for inc in now} & {inc.id for inc in det.updated()}  # opening is not an update
+    return det, opened, updated, t0
+
+
+def test_a_service_joining_an_open_incident_is_recorded_and_reported_as_an_update(tiny_detector):
+    """A second service failing two steps into an incident joins it; that is news about the
+    incident (its causes must be ranked again), not a silent merge."""
+    frames = normal_frames(4, STEPS, seed=11)
+    first, _ = _with_step_change(frames, 1, 2, 3.0)
+    f = frames[3]
+    v = f.values.copy()
+    v[FAULT_AT + 2 : FAULT_AT + 8, 0] *= 50
+    frames[3] = make_frame(f.service, f.signals, v)
+    det, opened, updated, t0 = _step_by_step(frames, tiny_detector)
+    assert len(opened) == 1
+    inc = opened[0]
+    assert set(inc.services) == {first, f.service}
+    joins = [u for u in inc.updates if u.kind == "joined"]
+    assert [u.service for u in joins] == [f.service]
+    assert t0 + (FAULT_AT + 2) * 60 <= joins[0].time <= t0 + (FAULT_AT + 4) * 60
+    assert f.signals[0] in joins[0].signals
+    assert [i for i, u in updated if u is inc and any(x.time == t0 + i * 60 and x.kind == "joined" for x in u.updates)]
+    assert Incident.from_dict(inc.to_dict()).updates == inc.updates
+
+
+def test_a_member_showing_a_new_symptom_during_the_onset_is_an_update(tiny_detector):
+    frames = normal_frames(3, STEPS, seed=23)
+    f = frames[0]
+    v = f.values.copy()
+    v[FAULT_AT : FAULT_AT + 6, 4] *= 50  # cpu first...
+    v[FAULT_AT + 2 : FAULT_AT + 6, 0] *= 50  # ...then traffic two steps later: the same incident, grown
+    frames[0] = make_frame(f.service, f.signals, v)
+    det, opened, updated, t0 = _step_by_step(frames, tiny_detector)
+    assert len(opened) == 1
+    symptoms = [u for u in opened[0].updates if u.kind == "new_symptom"]
+    assert symptoms and symptoms[0].service == f.service and f.signals[0] in symptoms[0].signals
+    assert f.signals[4] not in symptoms[0].signals  # the signal it opened with is not news
+    assert any(inc is opened[0] for _, inc in updated)
+
+
+def test_an_incident_without_anything_new_is_never_reported_updated(tiny_detector):
+    frames = normal_frames(4, STEPS, seed=11)
+    _with_step_change(frames, 1, 2, 3.0)
+    _, opened, updated, _ = _step_by_step(frames, tiny_detector)
+    assert len(opened) == 1
+    assert opened[0].updates == [] and updated == []

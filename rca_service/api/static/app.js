@@ -192,7 +192,17 @@
       el("p", {}, el("span", { class: `badge ${inc.status}` }, inc.status), ` ${fmtTime(inc.start)} → ${inc.end ? fmtTime(inc.end) : "ongoing"}`),
       verdict,
       rca && rca.explanation ? el("p", { class: "explanation" }, rca.explanation) : null,
-      relatedLinks(inc.related || []));
+      relatedLinks(inc.related || []),
+      updatesLine(inc.updates || []));
+  }
+
+  /* What the incident gained after it opened (a fault landing in it shows here; ranked again). */
+  function updatesLine(updates) {
+    if (!updates.length) return null;
+    const items = updates.slice(-8).map((u) =>
+      `${u.service} ${u.kind === "joined" ? "joined" : "new symptom"} ${fmtTime(u.time)}`);
+    const more = updates.length > 8 ? ` (and ${updates.length - 8} earlier)` : "";
+    return el("p", { id: "updates", class: "muted" }, `Grew after it opened: ${items.join(", ")}${more}`);
   }
 
   /* Incidents still open when this one began: a second problem is its own incident, linked. */
