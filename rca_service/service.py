@@ -220,15 +220,17 @@ class RcaService:
     def _on_incident_updated(self, incident, scored_before: float | None) -> None:
         """A service joined an open incident, or a member showed a new symptom: a second fault
         may have landed in it, so its causes are ranked again. People hear of it only when the
-        most likely cause changed, and a remediation is proposed for the new one."""
+        most likely cause changed; then proposals for the old cause that were not applied yet are
+        withdrawn, and a remediation is proposed for the new one."""
         self.audit.append("incident_updated", incident_updated_body(incident, scored_before), incident_id=incident.id)
         before = self.rca(incident.id)
         result = self.rca(incident.id, refresh=True)
         if top_service(result) == top_service(before):
             return
+        withdrawn = self.remediation.supersede(incident.id, result, now=self._now())
         proposal = self.remediation.propose(incident, result, self.resource_attrs_for(result), now=self._now())
         if self.notifier is not None:
-            self.notifier.incident_updated(incident, result, top_service(before))
+            self.notifier.incident_updated(incident, result, top_service(before), withdrawn)
             if proposal is not None and proposal.status == "proposed":
                 self.notifier.remediation_proposed(proposal)
 

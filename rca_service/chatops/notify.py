@@ -2,7 +2,7 @@
 
     notifier = Notifier(settings.slack_webhook_url, settings.base_url)
     notifier.incident_opened(incident, rca)      # returns at once; a worker thread posts
-    notifier.incident_updated(incident, rca, previous_top)  # its most likely cause changed
+    notifier.incident_updated(incident, rca, previous_top, withdrawn)  # its most likely cause changed
     notifier.remediation_proposed(remediation)   # with Approve/Reject buttons
     notifier.close()
 
@@ -44,16 +44,24 @@ def incident_payload(incident: Any, rca: Any | None, base_url: str) -> dict:
     return blocks.message(f"Incident {inc_id} opened: {', '.join(str(field(a, 'service')) for a in ranked[:6])}", out)
 
 
-def incident_updated_payload(incident: Any, rca: Any | None, previous_top: str | None, base_url: str) -> dict:
+def incident_updated_payload(incident: Any, rca: Any | None, previous_top: str | None, base_url: str,
+                             withdrawn: Any = ()) -> dict:
     """The message for an open incident whose most likely cause changed after it grew: what it
-    gained since it opened, the new ranking, a link."""
+    gained since it opened, the remediations withdrawn (their buttons in earlier messages no
+    longer work), the new ranking, a link."""
     inc_id = str(field(incident, "id"))
     gained = [f"{blocks.escape(field(u, 'service'))} ({'joined' if field(u, 'kind') == 'joined' else 'new symptom'})"
               for u in (field(incident, "updates", default=[]) or [])[-6:]]
     was = blocks.escape(previous_top) if previous_top else "none (inconclusive)"
     text = (f":arrows_counterclockwise: *Incident {blocks.escape(inc_id)}* grew — {', '.join(gained) or 'new anomalies'}. "
             f"The most likely cause changed; it was {was}.")
-    out = [blocks.header(f"Incident {inc_id} updated"), blocks.section(text), *_ranking_blocks(rca, inc_id, base_url)]
+    out = [blocks.header(f"Incident {inc_id} updated"), blocks.section(text)]
+    if withdrawn:
+        summaries = [blocks.remediation_summary(r) for r in list(withdrawn)[:10]]
+        names = ", ".join(f"{blocks.escape(s['id'])} ({blocks.escape(s['action'])} {blocks.escape(s['target_label'])})"
+                          for s in summaries)
+        out.append(blocks.context(f"Withdrawn, as they act on the old cause: {names}"))
+    out += _ranking_blocks(rca, inc_id, base_url)
     now = blocks.escape(top_service(rca) or "inconclusive")
     before = blocks.escape(previous_top or "inconclusive")
     return blocks.message(f"Incident {inc_id} updated: most likely cause now {now} (was {before})", out)
@@ -130,9 +138,9 @@ class Notifier:
         """Queue the notice of a new incident. False when disabled or the queue is full."""
         return self._enqueue(lambda: incident_payload(incident, rca, self.base_url))
 
-    def incident_updated(self, incident: Any, rca: Any | None, previous_top: str | None) -> bool:
+    def incident_updated(self, incident: Any, rca: Any | None, previous_top: str | None, withdrawn: Any = ()) -> bool:
         """Queue the notice that an open incident grew and its most likely cause changed."""
-        return self._enqueue(lambda: incident_updated_payload(incident, rca, previous_top, self.base_url))
+        return self._enqueue(lambda: incident_updated_payload(incident, rca, previous_top, self.base_url, withdrawn))
 
     def remediation_proposed(self, rem: Any) -> bool:
         """Queue the notice of a remediation awaiting approval."""

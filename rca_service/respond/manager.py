@@ -225,12 +225,36 @@ class RemediationManager:
             except PolicyRefusal as exc:
                 self._audit_refusal(rem, exc, "reject", user, role)
                 raise
-            rem.status = REJECTED
-            rem.note(now, "rejected", user, role=role, reason=reason)
-            self.audit.append(kinds.REMEDIATION_REJECTED, {**self._body(rem), "user": user, "role": role,
-                                                           "reason": str(reason)[:2000]}, rem.incident_id, actor=user)
-            self._save(rem)
-            return rem
+            return self._reject(rem, user, role, reason, now)
+
+    def supersede(self, incident_id: str, rca_result: RCAResult, now: float | None = None) -> list[Remediation]:
+        """Withdraw the incident's remediations that are not applied yet and act on another
+        service than `rca_result`'s most likely cause (any of them, when it is inconclusive).
+
+        The incident grew and was ranked again: approving such a proposal now would act on a
+        service the ranking no longer blames. Each is rejected by "system", audited with the
+        reason, and `propose` can then make one for the new cause. Applied ones are left to
+        their verification.
+
+        Returns:
+            The remediations withdrawn.
+        """
+        now = self._now(now)
+        causes = rca_result.root_causes
+        top = None if rca_result.inconclusive or not causes else causes[0].service
+        reason = f"superseded: the incident grew and its most likely cause is now {top or 'inconclusive'}"
+        with self._lock:
+            stale = [r for r in self.list(incident_id) if r.status in (PROPOSED, APPROVED)
+                     and (top is None or r.root_cause.get("service") != top)]
+            return [self._reject(rem, "system", "system", reason, now) for rem in stale]
+
+    def _reject(self, rem: Remediation, user: str, role: str, reason: str, now: float) -> Remediation:
+        rem.status = REJECTED
+        rem.note(now, "rejected", user, role=role, reason=reason)
+        self.audit.append(kinds.REMEDIATION_REJECTED, {**self._body(rem), "user": user, "role": role,
+                                                       "reason": str(reason)[:2000]}, rem.incident_id, actor=user)
+        self._save(rem)
+        return rem
 
     # -- apply ----------------------------------------------------------------------------
     def apply(self, remediation_id: str, user: str, role: str, now: float | None = None) -> Remediation:

@@ -63,8 +63,10 @@ def test_incident_update_notice_names_what_joined_and_the_cause_before_and_fits(
     inc = Incident(id="inc-7", start=0, end=None, services=services, updates=updates)
     rca = RCAResult(inc.id, [RootCause("<svc29>", "resource", 1.0, 0.8, evidence=[Evidence("metric", "cpu <!here>")])],
                     inconclusive=False, created_at=0)
-    msg = incident_updated_payload(inc, rca, "<svc0>", "https://x")
+    withdrawn = [FakeRemediation(f"rem-{i}", "inc-7", "rollback", "<svc0>") for i in range(40)]
+    msg = incident_updated_payload(inc, rca, "<svc0>", "https://x", withdrawn)
     check_limits(msg)
+    assert "Withdrawn, as they act on the old cause: rem-0 (rollback &lt;svc0&gt;)" in str(msg["blocks"])
     assert msg["text"].startswith("Incident inc-7 updated: most likely cause now &lt;svc29&gt; (was &lt;svc0&gt;)")
     text = str(msg["blocks"])
     assert "&lt;svc29&gt; (joined)" in text and "&lt;svc28&gt; (new symptom)" in text and "it was &lt;svc0&gt;" in text

@@ -85,6 +85,34 @@ def test_rejected_proposal_then_a_new_rca_gives_a_new_proposal(system, audit, tm
     assert rem2.id != rem.id and rem2.action == "scale_out"
 
 
+def test_a_changed_ranking_withdraws_proposals_for_the_old_cause_before_anything_is_applied(system, audit, tmp_path):
+    mgr = _manager(system, audit, tmp_path)
+    first = mgr.propose(make_incident(), make_rca("svc-b"), k8s_attrs(), now=T0)
+    mgr.approve(first.id, "alice", "operator", now=T0)
+    assert mgr.supersede("inc-1", make_rca("svc-b", created_at=T0 + 60), now=T0 + 60) == []  # same cause: kept
+    withdrawn = mgr.supersede("inc-1", make_rca("svc-a", created_at=T0 + 60), now=T0 + 60)
+    assert [r.id for r in withdrawn] == [first.id] and mgr.get(first.id).status == "rejected"
+    record = audit.records("inc-1")[-1]
+    assert record["kind"] == "remediation_rejected" and record["actor"] == "system"
+    assert record["body"]["reason"] == "superseded: the incident grew and its most likely cause is now svc-a"
+    with pytest.raises(InputError):
+        mgr.apply(first.id, "alice", "operator", now=T0 + 61)  # an old button no longer acts
+    second = mgr.propose(make_incident(), make_rca("svc-a", created_at=T0 + 60), k8s_attrs(), now=T0 + 60)
+    assert second.id != first.id and second.service == "svc-a" and system.calls == []
+    # an inconclusive ranking leaves nothing to act on: the pending proposal goes too
+    assert mgr.supersede("inc-1", make_rca("svc-a", inconclusive=True, created_at=T0 + 120), now=T0 + 120) == [second]
+
+
+def test_an_applied_remediation_is_not_withdrawn(system, audit, tmp_path):
+    system.inject("svc-b", "cpu")
+    mgr = _manager(system, audit, tmp_path)
+    rem = mgr.propose(make_incident(), make_rca("svc-b"), k8s_attrs(), now=T0)
+    mgr.approve(rem.id, "alice", "operator", now=T0)
+    mgr.apply(rem.id, "alice", "operator", now=T0 + 1)
+    assert mgr.supersede("inc-1", make_rca("svc-a", created_at=T0 + 60), now=T0 + 60) == []
+    assert mgr.get(rem.id).status == "applied"
+
+
 def test_state_survives_restart(system, audit, tmp_path):
     mgr = _manager(system, audit, tmp_path)
     rem = mgr.propose(make_incident(), make_rca(), k8s_attrs(), now=T0)

@@ -99,7 +99,10 @@ def test_a_service_joining_reranks_the_incident_and_tells_people_the_cause_chang
     assert svc.rca("inc-1").root_causes[0].service == "ledger-db"
     assert [name for name, _ in notifier.calls] == ["incident_updated"]
     assert notifier.calls[0][1][2] == "storefront"  # what the cause was before
-    assert [name for name, args in remediation.calls if name == "propose" and args[1].root_causes[0].service == "ledger-db"]
+    # the old cause's proposals are withdrawn before the new cause gets one
+    acts = [(name, args) for name, args in remediation.calls if name != "verify_pending"]
+    assert [name for name, _ in acts] == ["propose", "supersede", "propose"]
+    assert acts[1][1][1].root_causes[0].service == acts[2][1][1].root_causes[0].service == "ledger-db"
     kinds = [(r["kind"], r["body"].get("updates")) for r in svc.audit.records("inc-1")]
     assert [k for k, _ in kinds] == ["incident_opened", "rca_ranked", "incident_updated", "rca_ranked"]
     assert kinds[2][1] == [{"time": STEP, "service": "ledger-db", "kind": "joined", "signals": ["metric.cpu_usage"]}]
@@ -111,10 +114,10 @@ def test_an_update_that_leaves_the_cause_in_place_is_ranked_and_audited_but_not_
     svc.tick(0.0)
     svc.tick(STEP)
     notifier.calls.clear()
-    proposals = len([c for c in remediation.calls if c[0] == "propose"])
+    before = [c for c in remediation.calls if c[0] != "verify_pending"]
     svc.tick(2 * STEP)  # storefront's new symptom: ledger-db stays first
     assert notifier.calls == []
-    assert len([c for c in remediation.calls if c[0] == "propose"]) == proposals
+    assert [c for c in remediation.calls if c[0] != "verify_pending"] == before  # nothing withdrawn or proposed
     kinds = [r["kind"] for r in svc.audit.records("inc-1")]
     assert kinds[-2:] == ["incident_updated", "rca_ranked"]
     assert svc.audit.records("inc-1")[-2]["body"]["updates"][0]["service"] == "storefront"  # only this tick's news
