@@ -18,4 +18,5 @@ serve: setup
 bench: setup
 	.venv/bin/python benchmarks/ingest.py
 	.venv/bin/python benchmarks/detect.py
+	.venv/bin/python benchmarks/detect_then_rank.py
 	.venv/bin/python benchmarks/rca_accuracy.py
