@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 from rca_service.audit.bodies import incident_opened_body, incident_updated_body, rca_ranked_body
-from rca_service.chatops.notify import top_service
 from rca_service.errors import NotFoundError
 from rca_service.settings import Settings
 
@@ -225,12 +224,12 @@ class RcaService:
         self.audit.append("incident_updated", incident_updated_body(incident, scored_before), incident_id=incident.id)
         before = self.rca(incident.id)
         result = self.rca(incident.id, refresh=True)
-        if top_service(result) == top_service(before):
+        if result.acted_on_service() == before.acted_on_service():
             return
         withdrawn = self.remediation.supersede(incident.id, result, now=self._now())
         proposal = self.remediation.propose(incident, result, self.resource_attrs_for(result), now=self._now())
         if self.notifier is not None:
-            self.notifier.incident_updated(incident, result, top_service(before), withdrawn)
+            self.notifier.incident_updated(incident, result, before.acted_on_service(), withdrawn)
             if proposal is not None and proposal.status == "proposed":
                 self.notifier.remediation_proposed(proposal)
 

@@ -62,7 +62,7 @@ def incident_updated_payload(incident: Any, rca: Any | None, previous_top: str |
                           for s in summaries)
         out.append(blocks.context(f"Withdrawn, as they act on the old cause: {names}"))
     out += _ranking_blocks(rca, inc_id, base_url)
-    now = blocks.escape(top_service(rca) or "inconclusive")
+    now = blocks.escape(_top_service(rca) or "inconclusive")
     before = blocks.escape(previous_top or "inconclusive")
     return blocks.message(f"Incident {inc_id} updated: most likely cause now {now} (was {before})", out)
 
@@ -72,8 +72,8 @@ def _by_peak(incident: Any) -> list:
     return sorted(services.values(), key=lambda a: -float(field(a, "peak_score", default=0.0)))
 
 
-def top_service(rca: Any | None) -> str | None:
-    """The service a ranking puts first; None when it is inconclusive or ranks nothing."""
+def _top_service(rca: Any | None) -> str | None:
+    """`RCAResult.acted_on_service` of a result or its dict form."""
     causes = list(field(rca, "root_causes", default=[]) or []) if rca is not None else []
     if not causes or field(rca, "inconclusive", default=False):
         return None

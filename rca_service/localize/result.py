@@ -50,6 +50,12 @@ class RCAResult:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def acted_on_service(self) -> str | None:
+        """The service a remediation would act on: the first cause; None when inconclusive."""
+        if self.inconclusive or not self.root_causes:
+            return None
+        return self.root_causes[0].service
+
     @classmethod
     def from_dict(cls, d: dict) -> "RCAResult":
         rcs = [RootCause(**{**r, "evidence": [Evidence(**e) for e in r.get("evidence", [])]}) for r in d["root_causes"]]

@@ -240,8 +240,7 @@ class RemediationManager:
             The remediations withdrawn.
         """
         now = self._now(now)
-        causes = rca_result.root_causes
-        top = None if rca_result.inconclusive or not causes else causes[0].service
+        top = rca_result.acted_on_service()
         reason = f"superseded: the incident grew and its most likely cause is now {top or 'inconclusive'}"
         with self._lock:
             stale = [r for r in self.list(incident_id) if r.status in (PROPOSED, APPROVED)
