@@ -135,6 +135,9 @@ def test_incident_page_draws_graph_plots_evidence_and_audit(server, page) -> Non
     assert set(page.locator('g.node[data-role="anomalous"]').evaluate_all("ns => ns.map(n => n.dataset.service)")) == {"orders", "gateway"}
     # An incident that began while another was open links to it.
     assert page.locator("#related a").evaluate_all("as => as.map(a => a.getAttribute('href'))") == ["/ui/incidents/inc-test-0000"]
+    # What it gained after it opened (each growth was ranked again).
+    grew = page.locator("#updates").inner_text()
+    assert grew.startswith("Grew after it opened: orders joined ") and ", payments new symptom " in grew
     assert page.locator('g.node[data-role="normal"]').count() == 2
     assert page.locator("svg.topology path.edge").count() == service.graph.number_of_edges()
     assert page.locator("svg.topology path.edge.err").count() >= 1  # orders→payments fails 20%

@@ -15,7 +15,7 @@ from pathlib import Path
 import networkx as nx
 
 from rca_service.audit.chain import AuditLog
-from rca_service.detect.incident import Incident, ServiceAnomaly, SignalScore
+from rca_service.detect.incident import Incident, IncidentUpdate, ServiceAnomaly, SignalScore
 from rca_service.errors import AuthError, NotFoundError, PolicyRefusal
 from rca_service.localize.result import Evidence, RCAResult, RootCause
 from rca_service.respond.remediation import Remediation
@@ -46,6 +46,8 @@ class ServiceDouble:
         self.incident = Incident(
             id="inc-test-0001", start=start, end=end, status="resolved", fingerprint="ab" * 32,
             title="errors and latency in payments", related=["inc-test-0000"],
+            updates=[IncidentUpdate(start + STEP, "orders", "joined", ["span.latency_p99"]),
+                     IncidentUpdate(start + 2 * STEP, "payments", "new_symptom", ["metric.cpu_usage"])],
             services={
                 "payments": ServiceAnomaly("payments", start, end, 6.5, "lstm_ae", [
                     SignalScore("span.error_rate", 6.5, 0.2, 0.0), SignalScore("metric.cpu_usage", 3.1, 0.9, 0.3)]),
