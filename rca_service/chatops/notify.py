@@ -26,6 +26,7 @@ import httpx
 from rca_service.api.serialize import field
 from rca_service.chatops import blocks
 from rca_service.chatops.config import NotifierConfig
+from rca_service.localize.result import RCAResult
 from rca_service.util import retry_after_seconds
 
 log = logging.getLogger(__name__)
@@ -37,14 +38,15 @@ _STOP = object()
 def incident_payload(incident: Any, rca: Any | None, base_url: str) -> dict:
     """The message for a newly opened incident: what is anomalous, the ranking, a link."""
     inc_id = str(field(incident, "id"))
-    ranked = _by_peak(incident)
+    services = field(incident, "services", default={}) or {}
+    ranked = sorted(services.values(), key=lambda a: -float(field(a, "peak_score", default=0.0)))
     names = ", ".join(blocks.escape(field(a, "service")) for a in ranked[:6]) or "unknown"
     text = f":rotating_light: *Incident {blocks.escape(inc_id)}* opened — anomalous: {names}"
     out = [blocks.header(f"Incident {inc_id}"), blocks.section(text), *_ranking_blocks(rca, inc_id, base_url)]
     return blocks.message(f"Incident {inc_id} opened: {', '.join(str(field(a, 'service')) for a in ranked[:6])}", out)
 
 
-def incident_updated_payload(incident: Any, rca: Any | None, previous_top: str | None, base_url: str,
+def incident_updated_payload(incident: Any, rca: RCAResult | None, previous_top: str | None, base_url: str,
                              withdrawn: Any = ()) -> dict:
     """The message for an open incident whose most likely cause changed after it grew: what it
     gained since it opened, the remediations withdrawn (their buttons in earlier messages no
@@ -62,22 +64,9 @@ def incident_updated_payload(incident: Any, rca: Any | None, previous_top: str |
                           for s in summaries)
         out.append(blocks.context(f"Withdrawn, as they act on the old cause: {names}"))
     out += _ranking_blocks(rca, inc_id, base_url)
-    now = blocks.escape(_top_service(rca) or "inconclusive")
+    now = blocks.escape((rca.acted_on_service() if rca is not None else None) or "inconclusive")
     before = blocks.escape(previous_top or "inconclusive")
     return blocks.message(f"Incident {inc_id} updated: most likely cause now {now} (was {before})", out)
-
-
-def _by_peak(incident: Any) -> list:
-    services = field(incident, "services", default={}) or {}
-    return sorted(services.values(), key=lambda a: -float(field(a, "peak_score", default=0.0)))
-
-
-def _top_service(rca: Any | None) -> str | None:
-    """`RCAResult.acted_on_service` of a result or its dict form."""
-    causes = list(field(rca, "root_causes", default=[]) or []) if rca is not None else []
-    if not causes or field(rca, "inconclusive", default=False):
-        return None
-    return str(field(causes[0], "service"))
 
 
 def _ranking_blocks(rca: Any | None, inc_id: str, base_url: str) -> list[dict]:
@@ -138,7 +127,7 @@ class Notifier:
         """Queue the notice of a new incident. False when disabled or the queue is full."""
         return self._enqueue(lambda: incident_payload(incident, rca, self.base_url))
 
-    def incident_updated(self, incident: Any, rca: Any | None, previous_top: str | None, withdrawn: Any = ()) -> bool:
+    def incident_updated(self, incident: Any, rca: RCAResult | None, previous_top: str | None, withdrawn: Any = ()) -> bool:
         """Queue the notice that an open incident grew and its most likely cause changed."""
         return self._enqueue(lambda: incident_updated_payload(incident, rca, previous_top, self.base_url, withdrawn))
 

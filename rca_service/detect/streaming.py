@@ -739,7 +739,7 @@ class StreamingDetector:
                     st = self._states[service]
                     new = self._firing_signals(st) - st.episode_signals
                     st.episode_signals |= new
-                    if new and not any(u.service == service and u.time == t for u in inc.updates):
+                    if new:  # (a service that joined this step starts with every firing signal)
                         self._record(inc, IncidentUpdate(t, service, "new_symptom", sorted(new)))
             self._quiet[inc.id] = 0 if active else self._quiet.get(inc.id, 0) + 1
             if self._quiet[inc.id] >= self.config.close_quiet_steps:
