@@ -158,6 +158,18 @@ def _store(points: list[MetricPoint]) -> TelemetryStore:
     return store
 
 
+def detects(inc, opened_at: float, inject: float, within: float) -> bool:
+    """The benchmark's rule: an incident detects a fault when it starts no earlier than one step
+    before the injection's step and opened (`opened_at`, the end of the step that opened it) at
+    most `within` s after the injection."""
+    return inc.start >= np.floor(inject / STEP) * STEP - STEP and opened_at - inject <= within
+
+
+def open_before(inc, inject: float) -> bool:
+    """The incident began more than a step before the injection and was still open at it."""
+    return inc.start < inject - STEP and (inc.end is None or inc.end > inject)
+
+
 def run_fault_period(d: DayData, model: DetectorModel | None, cfg: DetectConfig, within: float) -> Outcome:
     prime = [p for p in d.normal_metrics if d.prime_range[0] <= p.time < d.prime_range[1]]
     store = _store(prime + d.fault_metrics)
@@ -183,8 +195,8 @@ def run_fault_period(d: DayData, model: DetectorModel | None, cfg: DetectConfig,
     for inject, service, fault_type in d.faults:
         counts = out.by_type.setdefault(fault_type, [0, 0])
         counts[1] += 1
-        hits = [(at, inc) for at, inc in opened if inc.start >= np.floor(inject / STEP) * STEP - STEP and at - inject <= within]
-        if any(inc.start < inject - STEP and (inc.end is None or inc.end > inject) for _, inc in opened):
+        hits = [(at, inc) for at, inc in opened if detects(inc, at, inject, within)]
+        if any(open_before(inc, inject) for _, inc in opened):
             out.blocked += 1
         if hits:
             at, inc = hits[0]

@@ -34,12 +34,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from detect import STEP, DayData, load_days  # noqa: E402
+from detect import STEP, DayData, _store, detects, load_days, open_before  # noqa: E402
 from rca_service.detect.detector_model import load_detector  # noqa: E402
 from rca_service.detect.streaming import DetectConfig, StreamingDetector  # noqa: E402
 from rca_service.localize.ranker import load_localizer  # noqa: E402
-from rca_service.store.config import StoreConfig  # noqa: E402
-from rca_service.store.telemetry import TelemetryStore  # noqa: E402
 
 
 def _top(result) -> str | None:
@@ -47,10 +45,7 @@ def _top(result) -> str | None:
 
 
 def run_day(d: DayData, detector_model, localizer, within: float) -> tuple[list[dict], dict[str, list]]:
-    store = TelemetryStore(StoreConfig(step=STEP, retention_seconds=7 * 86400.0))
-    prime = [p for p in d.normal_metrics if d.prime_range[0] <= p.time < d.prime_range[1]]
-    store.consume_metrics(prime)
-    store.close_until(d.prime_range[1])
+    store = _store([p for p in d.normal_metrics if d.prime_range[0] <= p.time < d.prime_range[1]])
     det = StreamingDetector(store, DetectConfig(), detector_model)
     det.prime(*d.prime_range)
     fault = sorted(d.fault_metrics, key=lambda p: p.time)
@@ -72,10 +67,8 @@ def run_day(d: DayData, detector_model, localizer, within: float) -> tuple[list[
         t += STEP
     rows = []
     for inject, service, fault_type in d.faults:
-        step0 = np.floor(inject / STEP) * STEP
-        hits = [i for i, at in opened_at.items() if det.get(i).start >= step0 - STEP and at - inject <= within]
-        merged = [i for i, at in opened_at.items() if det.get(i).start < step0 - STEP and at <= inject
-                  and (det.get(i).end is None or det.get(i).end > inject)]
+        hits = [i for i, at in opened_at.items() if detects(det.get(i), at, inject, within)]
+        merged = [i for i, at in opened_at.items() if at <= inject and open_before(det.get(i), inject)]
         covering = min(hits, key=opened_at.get) if hits else (max(merged, key=opened_at.get) if merged else None)
         made = [r for r in rankings.get(covering, []) if r[0] <= inject + within]
         rows.append({"day": d.day, "inject": inject, "service": service, "fault_type": fault_type,
